@@ -1,0 +1,110 @@
+"""The composition root: one place that turns a ``RunConfig`` into wired objects and a run folder.
+
+The CLI, sweep workers and end-to-end tests all go through ``build_run``; everything below it receives
+its collaborators as arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.allocator import MurCap
+from simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig
+from simulator.engine.engine import Costs, Simulation, simulate
+from simulator.errors import ConfigError
+from simulator.margin import make_regime
+from simulator.margin.base import Regime
+from simulator.market.arrays import Market
+from simulator.results import write_run
+from strategies import AdxTrend, Hold, Strategy
+
+STRATEGIES: dict[str, Callable[..., Strategy]] = {"adx": AdxTrend, "hold": Hold}
+
+
+def build_market(config: MarketConfig) -> Market:
+    """The synthetic default market, or history from a cache/import folder."""
+    if config.kind == "history":
+        from simulator.data.assemble import load_market
+
+        return load_market(Path(str(config.data)), symbols=config.symbols, start=config.start, end=config.end)
+    from simulator.market.synthetic import generate_market
+
+    return generate_market(seed=config.seed, start=config.start, bars=config.bars)
+
+
+def build_regime(config: RegimeConfig, market: Market) -> Regime:
+    params = dict(config.params)
+    if config.preset is not None:
+        params["preset"] = config.preset
+    return make_regime(config.name, market.instruments, **params)
+
+
+def build_strategy(config: StrategyConfig) -> Strategy:
+    if config.name not in STRATEGIES:
+        raise ConfigError.unknown("strategy", config.name, STRATEGIES)
+    try:
+        return STRATEGIES[config.name](**config.params)
+    except TypeError as exc:
+        raise ConfigError(f"strategy {config.name!r}: {exc}") from exc
+
+
+@dataclass
+class Run:
+    """A wired run: call ``execute`` to simulate, ``write`` to persist a run folder."""
+
+    config: RunConfig
+    market: Market
+    regime: Regime
+    strategy: Strategy
+    allocator: MurCap
+
+    def execute(self, progress: Callable[[int], None] | None = None) -> Simulation:
+        account = self.config.account
+        return simulate(
+            self.market, self.regime, self.strategy, self.allocator, account.wallet,
+            Costs(slippage=account.slippage, clearance_fee=account.clearance_fee), progress,
+        )
+
+    def write(self, simulation: Simulation, out: str | Path) -> Path:
+        from simulator.metrics import summarise
+
+        market = self.market
+        prices = pd.DataFrame({"time": pd.to_datetime(market.times, utc=True)})
+        for k, symbol in enumerate(market.symbols):
+            prices[f"mark:{symbol}"] = market.mark_close[:, k]
+        summary: dict[str, Any] = {
+            "name": self.config.name,
+            "market": {"source": market.source, "symbols": list(market.symbols), "notes": list(market.notes),
+                       "start": str(market.times[0]), "end": str(market.times[-1]), "bars": market.n_bars},
+            "regime": self.regime.describe(),
+            "strategy": self.strategy.describe(),
+            "labels": self.strategy.labels(),
+            "configs": summarise(simulation.series, simulation.events, market.bar_seconds),
+        }
+        resolved = self.config.to_dict()
+        resolved["resolved"] = {"regime": summary["regime"], "strategy": summary["strategy"],
+                                "allocator": self.allocator.describe()}
+        return write_run(out, config=resolved, series=simulation.series, prices=prices,
+                         events=simulation.events, summary=summary)
+
+
+def build_run(config: RunConfig, market: Market | None = None) -> Run:
+    """Wire market, regime, strategy and allocator for ``config`` (``market`` may be shared between runs)."""
+    market = market if market is not None else build_market(config.market)
+    strategy = build_strategy(config.strategy)
+    return Run(config, market, build_regime(config.regime, market), strategy, MurCap(config.allocator.mur_cap))
+
+
+def first_price(market: Market, symbol: str) -> float:
+    """The first listed close of ``symbol`` (to size books in units of the starting wallet)."""
+    col = market.column(symbol)
+    listed = np.flatnonzero(market.listed[:, col])
+    if listed.size == 0:
+        raise ConfigError(f"{symbol} is never listed in this market")
+    return float(market.close[listed[0], col])

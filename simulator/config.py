@@ -1,0 +1,145 @@
+"""Run configuration: frozen, typed, nested, loaded from TOML and echoed (resolved) into every run folder.
+
+Each component has one dataclass; ``RunConfig.from_dict`` rejects unknown keys with the key path and
+the allowed names, and each dataclass validates its own values once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class MarketConfig:
+    """``kind = "synthetic"`` (seeded, calibrated) or ``"history"`` (``data`` names a cache or import folder)."""
+
+    kind: str = "synthetic"
+    seed: int = 7
+    start: str = "2024-01-01"
+    bars: int = 8760
+    end: str | None = None
+    data: str | None = None
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("synthetic", "history"):
+            raise ConfigError(f"market.kind must be 'synthetic' or 'history', not {self.kind!r}")
+        if self.kind == "history" and not self.data:
+            raise ConfigError("market.data is required when market.kind = 'history' (a cache or import folder)")
+        if self.bars < 2:
+            raise ConfigError(f"market.bars must be at least 2, got {self.bars}")
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeConfig:
+    """A registered regime name, an optional preset, and parameter overrides (e.g. ``leverage``)."""
+
+    name: str = "cross"
+    preset: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyConfig:
+    """``name`` is ``adx`` or ``hold``; ``params`` are its parameters (lists give one book each)."""
+
+    name: str = "adx"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AllocatorConfig:
+    mur_cap: float = 0.7
+
+    def __post_init__(self) -> None:
+        if not 0 < self.mur_cap <= 1:
+            raise ConfigError(f"allocator.mur_cap must be in (0, 1], got {self.mur_cap}")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """Starting wallet (USDT) and frictions: slippage and clearance fee as fractions."""
+
+    wallet: float = 100_000.0
+    slippage: float = 0.0001
+    clearance_fee: float = 0.005
+
+    def __post_init__(self) -> None:
+        if not self.wallet > 0:
+            raise ConfigError(f"account.wallet must be positive, got {self.wallet}")
+        if not 0 <= self.slippage < 0.1 or not 0 <= self.clearance_fee < 0.5:
+            raise ConfigError("account.slippage must be in [0, 0.1) and account.clearance_fee in [0, 0.5)")
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    name: str = "run"
+    market: MarketConfig = field(default_factory=MarketConfig)
+    regime: RegimeConfig = field(default_factory=RegimeConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    allocator: AllocatorConfig = field(default_factory=AllocatorConfig)
+    account: AccountConfig = field(default_factory=AccountConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> RunConfig:
+        return _build(cls, raw, "")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> RunConfig:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        return cls.from_dict(raw)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, raw: Mapping[str, Any], path: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path or 'config'} must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(raw) - set(fields)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError.unknown(f"key in [{path.rstrip('.') or 'top level'}]:", key, fields)
+    kwargs: dict[str, Any] = {}
+    for name, value in raw.items():
+        nested = _NESTED.get((cls, name))
+        if nested is not None:
+            kwargs[name] = _build(nested, value, f"{path}{name}.")
+        elif name == "symbols":
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{path or 'config'}: {exc}") from exc
+
+
+_NESTED: dict[tuple[type, str], type] = {
+    (RunConfig, "market"): MarketConfig,
+    (RunConfig, "regime"): RegimeConfig,
+    (RunConfig, "strategy"): StrategyConfig,
+    (RunConfig, "allocator"): AllocatorConfig,
+    (RunConfig, "account"): AccountConfig,
+}

@@ -1,0 +1,129 @@
+"""The bar loop: six steps per bar, in DESIGN's fixed order, over S books in lockstep.
+
+1. fills at the open (orders decided at the previous close; slippage, taker fee, IM check);
+2. funding instants in the bar, paid at mark;
+3. intrabar risk at the 2^U mark corners (liquidation, clearance fee, bankruptcy loss);
+4. expiry: dated futures whose last bar this is settle at their settlement price;
+5. mark to market at the close; the regime's IM and MM; record;
+6. decide: strategies see data up to the close, the allocator shapes their targets for the next open.
+A Python loop runs over bars; inside it everything is whole-array numpy over ``[S, N]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from simulator.engine.account import Account, apply_funding, apply_insurance, apply_trades
+from simulator.engine.events import EventLog
+from simulator.engine.fills import apply_fills
+from simulator.engine.liquidation import apply_intrabar_liquidation
+from simulator.engine.recorder import Recorder
+from simulator.margin.base import Regime
+from simulator.market.arrays import Market
+from strategies.base import BarView, Strategy
+
+
+class Allocator(Protocol):
+    def allocate(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Trading frictions: slippage as a fraction of price, clearance fee as a fraction of liquidated notional."""
+
+    slippage: float = 0.0001
+    clearance_fee: float = 0.005
+
+
+@dataclass
+class Simulation:
+    """What a finished simulation hands to the run writer."""
+
+    series: pd.DataFrame
+    events: pd.DataFrame
+    account: Account
+
+
+def simulate(
+    market: Market,
+    regime: Regime,
+    strategy: Strategy,
+    allocator: Allocator,
+    wallet: float | np.ndarray,
+    costs: Costs = Costs(),
+    progress: Callable[[int], None] | None = None,
+) -> Simulation:
+    """Replay ``market`` for ``strategy.n_configs`` books starting with ``wallet`` USDT each."""
+    n_configs, n_inst = strategy.n_configs, len(market.instruments)
+    account = Account.open(np.broadcast_to(np.asarray(wallet, dtype=float), (n_configs,)), n_inst)
+    log, recorder = EventLog(), Recorder(market.n_bars, n_configs, n_inst)
+    strategy.prepare(market)
+    taker_fee = np.array([i.taker_fee for i in market.instruments])
+    underlying_index = market.underlying_index
+    bar_length = np.timedelta64(int(market.bar_seconds * 1000), "ms")
+    expiring = {int(t): np.flatnonzero(market.expiry_bar == t) for t in np.unique(market.expiry_bar[market.expiry_bar >= 0])}
+    target = np.zeros((n_configs, n_inst))
+
+    for t in range(market.n_bars):
+        opened, closed = market.times[t], market.times[t] + bar_length
+        listed = market.listed[t]
+        # 1. fills at the open
+        apply_fills(account, target, market.open[t], market.mark_open[t], listed, taker_fee,
+                    costs.slippage, regime, opened, t, log)
+        # 2. funding at mark
+        due = market.funding_due[t] & (account.qty != 0)
+        if due.any():
+            payment = np.where(due, account.qty * np.nan_to_num(market.mark_open[t] * market.funding_rate[t]), 0.0)
+            apply_funding(account, payment.sum(axis=-1))
+            log.add_mask("funding", t, due, account.qty, market.mark_open[t], payment)
+        # 3. intrabar risk on mark extremes
+        apply_intrabar_liquidation(account, regime, market.mark_low[t], market.mark_high[t], underlying_index,
+                                   opened, costs.clearance_fee, t, log)
+        # 4. expiry settlement
+        if t in expiring:
+            _settle(account, market, expiring[t], t, log)
+        # 5. mark to market
+        mark = market.mark_close[t]
+        upnl = account.upnl(mark)
+        equity = account.wallet + upnl
+        req = regime.requirements(account.qty, mark, closed)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mur = np.where(req.im > 0, req.im / np.where(equity > 0, equity, np.nan), 0.0)
+            mur = np.where((req.im > 0) & (equity <= 0), np.inf, mur)
+            buffer = np.where(req.mm > 0, equity / req.mm, np.inf)
+        recorder.record(
+            t, account.qty * np.nan_to_num(mark),
+            equity=equity, wallet=account.wallet, upnl=upnl, im=req.im, mm=req.mm, mur=mur, buffer=buffer,
+            free=equity - req.im, realised=account.realised, fees=account.fees, funding=account.funding,
+            bankruptcy_loss=account.bankruptcy_loss, deposits=account.deposits,
+        )
+        # 6. decide and allocate for the next open
+        if t + 1 < market.n_bars:
+            view = BarView.at(market, t, equity, account.qty)
+            proposed = np.where(market.listed[t + 1], strategy.decide(view), 0.0)
+            target = allocator.allocate(proposed, view, regime, t, log)
+        if progress is not None:
+            progress(1)
+
+    return Simulation(recorder.series(market.times, market.symbols), log.table(market.times, market.symbols), account)
+
+
+def _settle(account: Account, market: Market, columns: np.ndarray, t: int, log: EventLog) -> None:
+    """Close dated futures at their settlement price (the mark close where no settlement price is known)."""
+    price = market.settlement[columns]
+    price = np.where(np.isnan(price), market.mark_close[t, columns], price)
+    settle_price = np.zeros(len(market.instruments))
+    settle_price[columns] = price
+    closing = np.zeros_like(account.qty)
+    closing[:, columns] = -account.qty[:, columns]
+    held = closing != 0
+    if not held.any():
+        return
+    realised = apply_trades(account, closing, np.broadcast_to(settle_price, account.qty.shape))
+    log.add_mask("expiry", t, held, closing, settle_price, realised, note="delivery settlement")
+    apply_insurance(account)

@@ -1,0 +1,69 @@
+"""The strategy contract: vectorised ``prepare`` once, then ``decide`` per bar on a view that ends at bar t.
+
+A strategy returns target positions ``[S, N]`` (signed contracts) for S parameter sets at once and never
+touches the account: the allocator and the engine turn targets into orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from simulator.market.arrays import Market
+
+
+@dataclass(frozen=True)
+class BarView:
+    """What a strategy may see at the close of bar ``t``: history up to t and the account now.
+
+    ``close``/``mark_close`` are ``[t+1, N]`` slices, so bars after t are physically absent.
+    """
+
+    t: int
+    time: np.datetime64
+    close: np.ndarray
+    mark_close: np.ndarray
+    listed: np.ndarray  # [N] listed during bar t
+    equity: np.ndarray  # [S]
+    qty: np.ndarray  # [S, N]
+
+    @classmethod
+    def at(cls, market: Market, t: int, equity: np.ndarray, qty: np.ndarray) -> BarView:
+        qty_view = qty.view()
+        qty_view.flags.writeable = False
+        return cls(t, market.times[t], market.close[: t + 1], market.mark_close[: t + 1],
+                   market.listed[t], equity.copy(), qty_view)
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """``prepare(market)`` computes indicators for every parameter set once; ``decide`` reads them at t."""
+
+    name: str
+
+    @property
+    def n_configs(self) -> int: ...
+
+    def prepare(self, market: Market) -> None: ...
+
+    def decide(self, view: BarView) -> np.ndarray: ...
+
+    def labels(self) -> list[str]:
+        """One short label per parameter set, for reports."""
+        ...
+
+    def describe(self) -> dict[str, object]: ...
+
+
+def as_param(values: float | list[float] | np.ndarray, n: int, name: str) -> np.ndarray:
+    """Broadcast a scalar or length-n parameter to a float array of length n."""
+    from simulator.errors import ConfigError
+
+    arr = np.atleast_1d(np.asarray(values, dtype=float))
+    if arr.size == 1:
+        return np.full(n, arr[0])
+    if arr.size != n:
+        raise ConfigError(f"strategy parameter {name} has {arr.size} values; expected 1 or {n}")
+    return arr

@@ -1,0 +1,71 @@
+"""Binance's published cross-margin example (margin-rules.md §1.4 A), with the 2020/21 brackets."""
+
+import numpy as np
+import pytest
+
+from simulator.engine.account import Account
+from simulator.engine.events import EventLog
+from simulator.engine.liquidation import apply_intrabar_liquidation
+from simulator.margin.brackets import BracketBook, BracketTable
+from simulator.margin.cross import CrossRegime
+from simulator.market.instruments import instrument_for
+
+WHEN = np.datetime64("2021-06-01", "ms")
+
+
+def table(group, tiers):
+    arr = np.array(tiers, dtype=float)
+    return BracketTable(group, np.datetime64("2021-01-01", "ms"), arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3],
+                        arr[:, 4], "Binance FAQ example era (margin-rules.md §1.2)")
+
+
+# BTCUSDT ~mid-2021 and ETHUSDT of the example's era (margin-rules.md §1.2), [floor, cap, lev, mmr, cum]
+BTC_2021 = [[0, 5e4, 125, .004, 0], [5e4, 2.5e5, 100, .005, 50], [2.5e5, 1e6, 50, .01, 1300],
+            [1e6, 5e6, 20, .025, 16300], [5e6, 2e7, 10, .05, 141300], [2e7, 5e7, 5, .10, 1141300]]
+ETH_2021 = [[0, 1e4, 100, .005, 0], [1e4, 1e5, 75, .0065, 15], [1e5, 5e5, 50, .01, 365],
+            [5e5, 1e6, 25, .02, 5365], [1e6, 2e6, 10, .05, 35365], [2e6, 5e6, 5, .10, 135365],
+            [5e6, 1e7, 4, .125, 260365]]
+
+QTY = np.array([[109.488, 3683.979]])
+ENTRY = np.array([[32481.98, 1456.84]])
+MARK = np.array([31967.27, 1335.18])
+WALLET = 1_535_443.01
+
+
+@pytest.fixture
+def regime():
+    instruments = (instrument_for("BTCUSDT"), instrument_for("ETHUSDT"))
+    book = BracketBook([table("BTCUSDT", BTC_2021), table("ETHUSDT", ETH_2021)], "test")
+    return CrossRegime(instruments, book, leverage=20)
+
+
+def test_maintenance_margin_per_position(regime):
+    req = regime.requirements(QTY, MARK, WHEN)
+    # BTC: 109.488 x 31,967.27 = 3,500,032.458 in the 1M-5M tier: x 2.5% - 16,300
+    # ETH: 3,683.979 x 1,335.18 = 4,918,775.081 in the 2M-5M tier: x 10% - 135,365
+    assert req.mm_pos[0].tolist() == pytest.approx([3_500_032.458 * 0.025 - 16_300, 4_918_775.081 * 0.10 - 135_365],
+                                                   abs=1e-2)
+    assert req.mm_pos[0, 0] == pytest.approx(71_200.81144, abs=1e-3)
+    assert req.mm_pos[0, 1] == pytest.approx(356_512.508, abs=1e-3)
+    assert req.mm[0] == pytest.approx(427_713.32, abs=1e-2)
+
+
+def test_margin_ratio(regime):
+    account = Account.open(np.array([WALLET]), 2)
+    account.qty, account.entry = QTY.copy(), ENTRY.copy()
+    equity = account.equity(MARK)[0]
+    # margin balance = 1,535,443.01 - 56,354.57 - 448,192.89
+    assert equity == pytest.approx(1_030_895.56, abs=0.02)
+    assert regime.requirements(QTY, MARK, WHEN).mm[0] / equity == pytest.approx(0.4149, abs=1e-4)
+
+
+@pytest.mark.parametrize(("btc_low", "liquidated"), [(26_316.0, True), (26_318.0, False)])
+def test_account_liquidates_below_the_published_btc_liquidation_price(regime, btc_low, liquidated):
+    # Published BTC liquidation price with ETH at its mark: 26,316.89.
+    account = Account.open(np.array([WALLET]), 2)
+    account.qty, account.entry = QTY.copy(), ENTRY.copy()
+    log = EventLog()
+    low, high = np.array([btc_low, MARK[1]]), np.array([MARK[0], MARK[1]])
+    hit = apply_intrabar_liquidation(account, regime, low, high, np.array([0, 1]), WHEN, 0.0, 0, log)
+    assert bool(hit[0]) is liquidated
+    assert log.count("liquidation") == (2 if liquidated else 0)
