@@ -1,4 +1,9 @@
-"""Margin regimes, found by name through a read-only registry."""
+"""Margin regimes, found by name through a read-only registry.
+
+``isolated`` and ``cross`` use the venue brackets (``datasets/brackets``); ``portfolio`` (preset
+``deribit`` by default; ``okx``, ``bybit``, ``cme``) and ``standard`` (preset ``deribit``) read their
+cited parameters from ``datasets/margin``. ``make_regime(name, instruments, **params)`` builds one.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,38 @@ from typing import Any
 from simulator.errors import ConfigError
 from simulator.margin.base import Regime, Requirements
 from simulator.margin.brackets import BracketBook
-from simulator.margin.cross import CrossRegime
+from simulator.margin.cross import CrossRegime, cross_liquidation_prices
+from simulator.margin.isolated import IsolatedRegime, isolated_breach, isolated_liquidation_price
+from simulator.margin.portfolio import PortfolioRegime
+from simulator.margin.presets import load_preset
+from simulator.margin.reduction import cross_partial_reduction, pm_partial_reduction
+from simulator.margin.standard import SizeRateRegime
+from simulator.margin.stress import shock_distance
 from simulator.market.instruments import Instrument
 
 RegimeFactory = Callable[..., Regime]
+DEFAULT_PM_PRESET = "deribit"
 
 
 def _cross(instruments: tuple[Instrument, ...], **params: Any) -> Regime:
     return CrossRegime(instruments, BracketBook.load(), **params)
 
 
-_REGISTRY: dict[str, RegimeFactory] = {"cross": _cross}
+def _isolated(instruments: tuple[Instrument, ...], **params: Any) -> Regime:
+    return IsolatedRegime(instruments, BracketBook.load(), **params)
+
+
+def _portfolio(instruments: tuple[Instrument, ...], preset: str = DEFAULT_PM_PRESET, **params: Any) -> Regime:
+    return PortfolioRegime(instruments, load_preset("portfolio", preset), **params)
+
+
+def _standard(instruments: tuple[Instrument, ...], preset: str = "deribit", **params: Any) -> Regime:
+    return SizeRateRegime(instruments, load_preset("standard", preset), **params)
+
+
+_REGISTRY: dict[str, RegimeFactory] = {
+    "cross": _cross, "isolated": _isolated, "portfolio": _portfolio, "standard": _standard,
+}
 REGIMES: Mapping[str, RegimeFactory] = MappingProxyType(_REGISTRY)
 
 
@@ -35,4 +61,8 @@ def make_regime(name: str | Regime, instruments: tuple[Instrument, ...], **param
         raise ConfigError(f"regime {name!r}: {exc}") from exc
 
 
-__all__ = ["REGIMES", "BracketBook", "CrossRegime", "Regime", "Requirements", "make_regime"]
+__all__ = [
+    "REGIMES", "BracketBook", "CrossRegime", "IsolatedRegime", "PortfolioRegime", "Regime", "Requirements",
+    "SizeRateRegime", "cross_liquidation_prices", "cross_partial_reduction", "isolated_breach",
+    "isolated_liquidation_price", "make_regime", "pm_partial_reduction", "shock_distance",
+]

@@ -151,3 +151,15 @@ class BracketArrays:
 
     def max_leverage_at(self, notional: np.ndarray) -> np.ndarray:
         return self.max_leverage.ravel()[self.tier(notional)]
+
+    @property
+    def cap(self) -> np.ndarray:
+        """``[N, B]`` upper notional bound of each tier (the next floor; +inf for the last)."""
+        return np.concatenate([self.floor[:, 1:], np.full((len(self.floor), 1), np.inf)], axis=1)
+
+    def with_flat_tier(self, n: int, mmr: float, cum: float) -> BracketArrays:
+        """A copy where instrument ``n`` has one tier ``[0, inf)`` with the given (mmr, cum)."""
+        floor, rate, amount = self.floor.copy(), self.mmr.copy(), self.cum.copy()
+        floor[n], rate[n], amount[n] = np.inf, 1.0, 0.0
+        floor[n, 0], rate[n, 0], amount[n, 0] = 0.0, mmr, cum
+        return BracketArrays(floor=floor, mmr=rate, cum=amount, max_leverage=self.max_leverage)

@@ -1,0 +1,51 @@
+"""Isolated margin: each position is backed by its own wallet and liquidated on its own.
+
+Requirements per position are the cross brackets (``im_pos``, ``mm_pos``). The isolated wallet of a
+position (IM at entry + added margin - fees +/- funding) is engine state; the pure functions here
+turn it into Binance's isolated liquidation price and an intrabar breach test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.margin.brackets import BracketArrays
+from simulator.margin.cross import TieredRegime
+from simulator.margin.liqprice import binance_liquidation_price
+
+
+@dataclass(eq=False)
+class IsolatedRegime(TieredRegime):
+    """Isolated margin with venue brackets; ``im``/``mm`` are the sums of ``im_pos``/``mm_pos``."""
+
+    name: str = "isolated"
+
+
+def isolated_liquidation_price(
+    qty: np.ndarray, entry: np.ndarray, iso_wallet: np.ndarray, tiers: BracketArrays
+) -> np.ndarray:
+    """Binance isolated liquidation price ``[S, N]`` (NaN where flat or none exists).
+
+    long ``LP = (Q EP - W - cum) / (Q (1 - MMR))``, short ``LP = (Q EP + W + cum) / (Q (1 + MMR))``
+    with ``W = iso_wallet[S, N]`` and the bracket at the LP notional (margin-rules §1.3).
+    """
+    return binance_liquidation_price(qty, entry, iso_wallet, tiers)
+
+
+def isolated_breach(
+    qty: np.ndarray, entry: np.ndarray, iso_wallet: np.ndarray, low: np.ndarray, high: np.ndarray,
+    tiers: BracketArrays,
+) -> np.ndarray:
+    """True ``[S, N]`` where a position's isolated margin falls below its MM inside the bar.
+
+    Parameters
+    ----------
+    qty, entry, iso_wallet : [S, N]; low, high : [N] or [S, N] bar mark extremes.
+    The adverse extreme is ``low`` for longs and ``high`` for shorts; the test is
+    ``iso_wallet + qty (P - entry) < MM(|qty| P)``, the same condition as ``P`` crossing the LP.
+    """
+    adverse = np.nan_to_num(np.where(qty > 0, low, high))
+    margin = iso_wallet + qty * (adverse - entry)
+    return (qty != 0) & (margin < tiers.maintenance(np.abs(qty) * adverse))
