@@ -37,7 +37,9 @@ def main() -> None:
         tracemalloc.stop()
     years = market.n_bars / (24 * 365.25)
     print(f"market: {market.n_bars} bars ({years:.1f} years) x {len(market.instruments)} instruments")
-    print(f"load_market from cache: best {min(timings):.3f} s, median {sorted(timings)[1]:.3f} s (target < 1 s)")
+    print(
+        f"load_market from cache: best {min(timings):.3f} s, median {sorted(timings)[1]:.3f} s (target < 1 s)"
+    )
     print(f"peak traced memory during load: {peak / 2**20:.0f} MiB")
 
 

@@ -28,7 +28,10 @@ INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h"
 DEFAULT_BASE_URL = "https://data.binance.vision/"
 
 # First quarterly deliveries in the archive (data-sources.md section 4.1).
-FIRST_DELIVERY = {"um": np.datetime64("2021-03-26T08:00", "ms"), "cm": np.datetime64("2020-09-25T08:00", "ms")}
+FIRST_DELIVERY = {
+    "um": np.datetime64("2021-03-26T08:00", "ms"),
+    "cm": np.datetime64("2020-09-25T08:00", "ms"),
+}
 QUARTERLY_LIFE_DAYS = 190  # a quarterly lists about two quarters before its delivery
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}(_(PERP|\d{6}))?$")
@@ -51,9 +54,7 @@ def check_choice(what: str, name: str, options: object) -> str:
 def check_symbol(symbol: str) -> str:
     """Archive symbols are upper-case letters and digits, optionally ``_PERP`` or ``_YYMMDD``."""
     if not _SYMBOL.match(symbol):
-        raise ConfigError(
-            f"unknown symbol {symbol!r}: expected e.g. BTCUSDT, BTCUSDT_240628 or BTCUSD_PERP"
-        )
+        raise ConfigError(f"unknown symbol {symbol!r}: expected e.g. BTCUSDT, BTCUSDT_240628 or BTCUSD_PERP")
     return symbol
 
 
@@ -118,8 +119,10 @@ class ArchiveFile:
         """The daily files that replace a missing monthly kline file (funding has none)."""
         if self.period != "monthly" or self.data_type not in KLINE_TYPES:
             return []
-        return [ArchiveFile(self.venue, "daily", self.data_type, self.symbol, self.interval, d)
-                for d in days_of(self.date)]
+        return [
+            ArchiveFile(self.venue, "daily", self.data_type, self.symbol, self.interval, d)
+            for d in days_of(self.date)
+        ]
 
 
 def monthly_files(

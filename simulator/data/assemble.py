@@ -58,23 +58,35 @@ class _Reader:
     def __init__(self, store: Cache | TidyFolder, interval: str) -> None:
         self.store, self.interval, self.step = store, interval, interval_ms(interval)
         self.keys = set(store.keys())
+        self._frames: dict[SeriesKey, pd.DataFrame] = {}
+
+    def read(self, key: SeriesKey) -> pd.DataFrame | None:
+        """The series ``key`` (read once), or None if the source lacks it."""
+        if key not in self.keys:
+            return None
+        if key not in self._frames:
+            frame = self.store.read(key)
+            assert frame is not None
+            self._frames[key] = frame
+        return self._frames[key]
 
     def bars(self, data_type: str, symbol: str, *, until_ms: int | None = None) -> pd.DataFrame | None:
         """Bars of ``symbol`` at ``interval``; ``until_ms`` drops bars opening at or after it (delivery)."""
         for interval in dict.fromkeys((self.interval, BASE_INTERVAL)):
-            key = SeriesKey("um", data_type, symbol, interval)
-            if key not in self.keys:
+            frame = self.read(SeriesKey("um", data_type, symbol, interval))
+            if frame is None:
                 continue
-            frame = self.store.read(key)
-            assert frame is not None
             if until_ms is not None:
                 frame = frame[frame["open_time"].to_numpy() < until_ms]
             return resample_bars(frame, interval_ms(interval), self.step, partial_last=until_ms is not None)
         return None
 
     def quarterlies(self, pair: str) -> list[str]:
-        return sorted(k.symbol for k in self.keys
-                      if k.venue == "um" and k.data_type == "klines" and k.symbol.startswith(pair + "_"))
+        return sorted(
+            k.symbol
+            for k in self.keys
+            if k.venue == "um" and k.data_type == "klines" and k.symbol.startswith(pair + "_")
+        )
 
 
 def _place(frame: pd.DataFrame, t0: int, step: int, n_bars: int) -> tuple[np.ndarray, pd.DataFrame]:
@@ -92,10 +104,8 @@ def _settlement(reader: _Reader, pair: str, delivery_ms: int) -> tuple[float, st
         ("um", "klines", pair, "perp last-trade close"),
         ("spot", "klines", pair, "spot close"),
     ):
-        key = SeriesKey(venue, data_type, symbol, BASE_INTERVAL)
-        if key in reader.keys:
-            frame = reader.store.read(key)
-            assert frame is not None
+        frame = reader.read(SeriesKey(venue, data_type, symbol, BASE_INTERVAL))
+        if frame is not None:
             row = frame[frame["open_time"].to_numpy() == delivery_ms - hour]
             if len(row):
                 return float(row["close"].iloc[0]), label
@@ -126,7 +136,9 @@ def load_market(
     for symbol in symbols:
         instrument = instrument_for(symbol)
         if instrument.is_dated:
-            raise DataError(f"{symbol} is a dated contract; pass perpetuals, quarterlies are added", file=source)
+            raise DataError(
+                f"{symbol} is a dated contract; pass perpetuals, quarterlies are added", file=source
+            )
         bars = reader.bars("klines", symbol)
         if bars is None:
             raise DataError(f"no {interval} klines for {symbol} (see `pmsim data list`)", file=source)
@@ -165,8 +177,10 @@ def load_market(
             arrays[c][rows, k] = bars[c].to_numpy()
         listed[rows, k] = True
         life = slice(rows[0], rows[-1] + 1)
-        if (holes := int((~listed[life, k]).sum())):
-            notes.append(f"{instrument.symbol}: {holes} bars missing inside its history are unlisted, not filled")
+        if holes := int((~listed[life, k]).sum()):
+            notes.append(
+                f"{instrument.symbol}: {holes} bars missing inside its history are unlisted, not filled"
+            )
         if marks is not None and len(marks):
             mark_rows, marks = _place(marks, t0, step, n_bars)
             for c in OHLC:
@@ -175,43 +189,74 @@ def load_market(
         if stand_in.any():
             for c in OHLC:
                 arrays[f"mark_{c}"][stand_in, k] = arrays[c][stand_in, k]
-            notes.append(f"{instrument.symbol}: no mark-price bars on {int(stand_in.sum())} listed bars "
-                         f"({_runs(stand_in, t0, step)}); last-trade bars stand in")
+            notes.append(
+                f"{instrument.symbol}: no mark-price bars on {int(stand_in.sum())} listed bars "
+                f"({_runs(stand_in, t0, step)}); last-trade bars stand in"
+            )
         if instrument.is_dated:
             _expire(reader, instrument, k, listed, t0, step, n_bars, settlement, expiry_bar, notes)
         else:
             _fund(reader, instrument, k, listed, t0, step, n_bars, funding_rate, funding_due, notes)
-    for name, values in arrays.items():
+    for values in arrays.values():
         values[~listed] = np.nan
     return Market(
         times=np.datetime64(t0, "ms") + np.arange(n_bars) * np.timedelta64(step, "ms"),
-        instruments=tuple(i for i, _, _ in columns), **arrays, funding_rate=funding_rate,
-        funding_due=funding_due, listed=listed, settlement=settlement, expiry_bar=expiry_bar,
-        source=SOURCE, notes=tuple(notes),
+        instruments=tuple(i for i, _, _ in columns),
+        **arrays,
+        funding_rate=funding_rate,
+        funding_due=funding_due,
+        listed=listed,
+        settlement=settlement,
+        expiry_bar=expiry_bar,
+        source=SOURCE,
+        notes=tuple(notes),
     )
 
 
-def _expire(reader: _Reader, instrument: Instrument, k: int, listed: np.ndarray, t0: int, step: int,
-            n_bars: int, settlement: np.ndarray, expiry_bar: np.ndarray, notes: list[str]) -> None:
+def _expire(
+    reader: _Reader,
+    instrument: Instrument,
+    k: int,
+    listed: np.ndarray,
+    t0: int,
+    step: int,
+    n_bars: int,
+    settlement: np.ndarray,
+    expiry_bar: np.ndarray,
+    notes: list[str],
+) -> None:
     """Set the expiry bar and settlement proxy of dated column ``k`` if its history reaches delivery."""
     pair, _, delivery = parse_symbol(instrument.symbol)
     delivery_ms = int(np.datetime64(delivery, "ms").astype(np.int64))
     last_bar = (delivery_ms - 1 - t0) // step
     if not (0 <= last_bar < n_bars and listed[last_bar, k]):
-        notes.append(f"{instrument.symbol}: history ends before delivery {_stamp(delivery_ms)} "
-                     f"(or outside the range); no expiry bar, no settlement")
+        notes.append(
+            f"{instrument.symbol}: history ends before delivery {_stamp(delivery_ms)} "
+            f"(or outside the range); no expiry bar, no settlement"
+        )
         return
     price, label = _settlement(reader, pair, delivery_ms)
     expiry_bar[k], settlement[k] = last_bar, price
-    notes.append(f"{instrument.symbol}: settles at {price:g}, the {label} at delivery {_stamp(delivery_ms)} "
-                 f"(proxy: Binance's delivery price is a 30-min index average, not in the archive)")
+    notes.append(
+        f"{instrument.symbol}: settles at {price:g}, the {label} at delivery {_stamp(delivery_ms)} "
+        f"(proxy: Binance's delivery price is a 30-min index average, not in the archive)"
+    )
 
 
-def _fund(reader: _Reader, instrument: Instrument, k: int, listed: np.ndarray, t0: int, step: int,
-          n_bars: int, funding_rate: np.ndarray, funding_due: np.ndarray, notes: list[str]) -> None:
+def _fund(
+    reader: _Reader,
+    instrument: Instrument,
+    k: int,
+    listed: np.ndarray,
+    t0: int,
+    step: int,
+    n_bars: int,
+    funding_rate: np.ndarray,
+    funding_due: np.ndarray,
+    notes: list[str],
+) -> None:
     """Put each funding event of perpetual column ``k`` on the bar containing its instant."""
-    key = SeriesKey("um", "fundingRate", instrument.symbol, "")
-    frame = reader.store.read(key) if key in reader.keys else None
+    frame = reader.read(SeriesKey("um", "fundingRate", instrument.symbol, ""))
     if frame is None:
         notes.append(f"{instrument.symbol}: no funding history; funding is zero")
         return
@@ -219,7 +264,7 @@ def _fund(reader: _Reader, instrument: Instrument, k: int, listed: np.ndarray, t
     inside = (index >= 0) & (index < n_bars)
     index, rates = index[inside], frame["funding_rate"].to_numpy()[inside]
     on_listed = listed[index, k]
-    if (dropped := int((~on_listed).sum())):
+    if dropped := int((~on_listed).sum()):
         notes.append(f"{instrument.symbol}: {dropped} funding events fall on unlisted bars and are dropped")
     np.add.at(funding_rate[:, k], index[on_listed], rates[on_listed])
     funding_due[index[on_listed], k] = True

@@ -15,7 +15,7 @@ DEFAULT_TYPES = ("klines", "markPriceKlines", "fundingRate")
 FETCH_EPILOG = """\
 examples:
   pmsim data fetch --symbols BTCUSDT ETHUSDT --quarterlies --start 2020-01 --end 2025-03
-  pmsim data fetch --symbols BTCUSDT --types klines premiumIndexKlines --interval 4h --start 2024-01 --end 2024-06
+  pmsim data fetch --symbols ETHUSDT --types premiumIndexKlines --interval 4h --start 2024-01 --end 2024-06
 
 Files come from Binance's public archive (data.binance.vision), each checked against its published
 sha256 .CHECKSUM. Files already verified are skipped, so an interrupted fetch resumes. A missing
@@ -27,21 +27,28 @@ IMPORT_EPILOG = """\
 example:
   pmsim data import ../shared/data
 
-DIR uses the tidy layout binance-{um,cm,spot}/{klines,markPriceKlines,premiumIndexKlines}/{interval}/SYMBOL.csv,
+DIR uses the tidy layout
+  binance-{um,cm,spot}/{klines,markPriceKlines,premiumIndexKlines}/{interval}/SYMBOL.csv,
 binance-um/fundingRate/SYMBOL.csv and binance-um/quarterly/{interval}/SYMBOL_YYMMDD.csv (+ contracts.csv).
 Every file is validated before anything is written; the first bad row stops the import.
 """
 
 
 def _cache_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
-                        help="Parquet cache folder (default: datasets/cache in the repository)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="Parquet cache folder (default: datasets/cache in the repository)",
+    )
 
 
 def register(subparsers: Any) -> None:
     """Add the ``data`` command group."""
     data = subparsers.add_parser(
-        "data", help="fetch, import, list and validate real market history",
+        "data",
+        help="fetch, import, list and validate real market history",
         description="Real Binance history in a local Parquet cache: fetch it, import it, inspect it.",
         epilog="Then run anything on it with `--data DIR`, e.g. `pmsim run --data datasets/cache`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -50,25 +57,38 @@ def register(subparsers: Any) -> None:
     data.set_defaults(handler=lambda args: (data.print_help(), 2)[1])
 
     fetch = commands.add_parser(
-        "fetch", help="download archive files into the cache", epilog=FETCH_EPILOG,
-        description="Download Binance USDⓈ-M history (klines, mark/index/premium klines, funding) into the cache.",
+        "fetch",
+        help="download archive files into the cache",
+        epilog=FETCH_EPILOG,
+        description="Download Binance USDⓈ-M klines, mark/index/premium klines and funding into the cache.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fetch.add_argument("--symbols", nargs="+", required=True, metavar="SYMBOL", help="perpetuals, e.g. BTCUSDT ETHUSDT")
+    fetch.add_argument(
+        "--symbols", nargs="+", required=True, metavar="SYMBOL", help="perpetuals, e.g. BTCUSDT ETHUSDT"
+    )
     fetch.add_argument("--quarterlies", action="store_true", help="also fetch their quarterly contracts")
-    fetch.add_argument("--types", nargs="+", default=list(DEFAULT_TYPES), metavar="TYPE",
-                       help="klines markPriceKlines indexPriceKlines premiumIndexKlines fundingRate "
-                            f"(default: {' '.join(DEFAULT_TYPES)})")
+    fetch.add_argument(
+        "--types",
+        nargs="+",
+        default=list(DEFAULT_TYPES),
+        metavar="TYPE",
+        help="klines markPriceKlines indexPriceKlines premiumIndexKlines fundingRate "
+        f"(default: {' '.join(DEFAULT_TYPES)})",
+    )
     fetch.add_argument("--interval", default="1h", help="kline interval (default: 1h)")
     fetch.add_argument("--start", required=True, metavar="YYYY-MM", help="first month")
     fetch.add_argument("--end", required=True, metavar="YYYY-MM", help="last month")
-    fetch.add_argument("--base-url", default=None, metavar="URL", help="archive root (default: https://data.binance.vision/)")
+    fetch.add_argument(
+        "--base-url", default=None, metavar="URL", help="archive root (default: https://data.binance.vision/)"
+    )
     fetch.add_argument("--workers", type=int, default=4, help="parallel downloads (default: 4)")
     _cache_arg(fetch)
     fetch.set_defaults(handler=_fetch)
 
     imp = commands.add_parser(
-        "import", help="import a tidy CSV folder (e.g. ../shared/data) into the cache", epilog=IMPORT_EPILOG,
+        "import",
+        help="import a tidy CSV folder (e.g. ../shared/data) into the cache",
+        epilog=IMPORT_EPILOG,
         description="Validate and import a folder of CSVs in the tidy layout into the Parquet cache.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -76,21 +96,31 @@ def register(subparsers: Any) -> None:
     _cache_arg(imp)
     imp.set_defaults(handler=_import)
 
-    lst = commands.add_parser("list", help="list the series in the cache",
-                              description="One line per cached series: rows, first and last bar.",
-                              epilog="example:\n  pmsim data list --cache /tmp/cache",
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    lst = commands.add_parser(
+        "list",
+        help="list the series in the cache",
+        description="One line per cached series: rows, first and last bar.",
+        epilog="example:\n  pmsim data list --cache /tmp/cache",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _cache_arg(lst)
     lst.set_defaults(handler=_list)
 
     val = commands.add_parser(
-        "validate", help="validate every series of the cache or of a tidy folder",
+        "validate",
+        help="validate every series of the cache or of a tidy folder",
         description="Check ordering, duplicates, NaN, high < low, prices and listing times; report gaps.",
         epilog="examples:\n  pmsim data validate\n  pmsim data validate ../shared/data",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    val.add_argument("source", type=Path, nargs="?", default=None, metavar="DIR",
-                     help="a cache or tidy folder (default: the cache)")
+    val.add_argument(
+        "source",
+        type=Path,
+        nargs="?",
+        default=None,
+        metavar="DIR",
+        help="a cache or tidy folder (default: the cache)",
+    )
     _cache_arg(val)
     val.set_defaults(handler=_validate)
 
@@ -110,10 +140,16 @@ def _stamp(ms: int) -> str:
 def _print_reports(rows: list[Any]) -> None:
     for key, report in rows:
         gaps = f"{len(report.gaps)} gaps ({report.missing} bars)" if report.gaps else "no gaps"
-        print(f"{str(key):40s} {report.rows:8d} rows  {_stamp(report.first_ms)} .. {_stamp(report.last_ms)}  {gaps}")
+        print(
+            f"{str(key):40s} {report.rows:8d} rows  "
+            f"{_stamp(report.first_ms)} .. {_stamp(report.last_ms)}  {gaps}"
+        )
         if report.gaps:
-            print("    gaps (last bar before + bars missing): " + ", ".join(str(g) for g in report.gaps[:12])
-                  + (" ..." if len(report.gaps) > 12 else ""))
+            print(
+                "    gaps (last bar before + bars missing): "
+                + ", ".join(str(g) for g in report.gaps[:12])
+                + (" ..." if len(report.gaps) > 12 else "")
+            )
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -123,12 +159,17 @@ def _fetch(args: argparse.Namespace) -> int:
     from simulator.data.fetch import Request, fetch_history
     from simulator.errors import DataError
 
-    request = Request(tuple(args.symbols), tuple(args.types), args.interval, args.start, args.end, args.quarterlies)
+    request = Request(
+        tuple(args.symbols), tuple(args.types), args.interval, args.start, args.end, args.quarterlies
+    )
     cache = _cache(args)
-    report, built = fetch_history(request, cache, args.base_url or DEFAULT_BASE_URL,
-                                  workers=args.workers, progress=sys.stderr.isatty())
-    print(f"downloaded {len(report.downloaded)}, already verified {len(report.skipped)}, "
-          f"holes {len(report.holes)}, failed {len(report.failures)}; cache: {cache.root}")
+    report, built = fetch_history(
+        request, cache, args.base_url or DEFAULT_BASE_URL, workers=args.workers, progress=sys.stderr.isatty()
+    )
+    print(
+        f"downloaded {len(report.downloaded)}, already verified {len(report.skipped)}, "
+        f"holes {len(report.holes)}, failed {len(report.failures)}; cache: {cache.root}"
+    )
     for hole in report.holes:
         print(f"  hole: {hole}")
     _print_reports(sorted(built.items()))
@@ -157,16 +198,24 @@ def _list(args: argparse.Namespace) -> int:
     for key in keys:
         frame = cache.read(key)
         column = frame.columns[0]
-        print(f"{str(key):40s} {len(frame):8d} rows  {_stamp(frame[column].iloc[0])} .. {_stamp(frame[column].iloc[-1])}")
+        print(
+            f"{str(key):40s} {len(frame):8d} rows  "
+            f"{_stamp(frame[column].iloc[0])} .. {_stamp(frame[column].iloc[-1])}"
+        )
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
     from simulator.data.assemble import open_source
     from simulator.data.importer import read_validated
+    from simulator.errors import DataError
 
     source = open_source(args.source) if args.source else _cache(args)
     validated = read_validated(source)
+    if not validated:
+        raise DataError(
+            "no series to validate: try `pmsim data import DIR` or `pmsim data fetch ...`", file=source.root
+        )
     _print_reports([(i.key, i.report) for i, _ in validated])
     print(f"{len(validated)} series valid")
     return 0
@@ -175,14 +224,20 @@ def _validate(args: argparse.Namespace) -> int:
 def add_data_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--data DIR`` (real history instead of the synthetic market) to a command."""
     parser.add_argument(
-        "--data", type=Path, default=None, metavar="DIR",
+        "--data",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="run on real Binance history from a cache (`pmsim data import/fetch`) or a tidy folder "
-             "such as ../shared/data, instead of the bundled synthetic market",
+        "such as ../shared/data, instead of the bundled synthetic market",
     )
 
 
 def market_from_args(args: argparse.Namespace) -> Any:
-    """The historical ``Market`` named by ``--data`` (honouring ``--start``/``--end`` if the command has them), or None."""
+    """The historical ``Market`` named by ``--data``, or None without it.
+
+    ``--start``/``--end`` are honoured when the command defines them.
+    """
     if getattr(args, "data", None) is None:
         return None
     from simulator.data.assemble import load_market

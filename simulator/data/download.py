@@ -107,8 +107,10 @@ class Fetcher:
         from tqdm import tqdm
 
         report = FetchReport()
-        with ThreadPoolExecutor(max_workers=self.workers) as pool, \
-                tqdm(total=len(files), unit="file", desc="fetch", disable=not self.progress) as bar:
+        with (
+            ThreadPoolExecutor(max_workers=self.workers) as pool,
+            tqdm(total=len(files), unit="file", desc="fetch", disable=not self.progress) as bar,
+        ):
             futures = [pool.submit(self._fetch_monthly, f) for f in files]
             try:
                 for future in as_completed(futures):
@@ -158,7 +160,9 @@ class Fetcher:
     @staticmethod
     def _verify(body: bytes, digest: str, url: str) -> None:
         if sha256(body) != digest:
-            raise ChecksumError(f"sha256 {sha256(body)[:16]}… differs from the published {digest[:16]}…", file=url)
+            raise ChecksumError(
+                f"sha256 {sha256(body)[:16]}… differs from the published {digest[:16]}…", file=url
+            )
         check_zip(body, url)
 
     def _get(self, url: str, verify: Callable[[bytes], None] | None = None) -> bytes | None:
@@ -191,6 +195,7 @@ class Fetcher:
         if isinstance(last, DataError):
             raise last
         if isinstance(last, http.client.IncompleteRead):
-            raise DataError(f"truncated body after {self.retries + 1} tries ({len(last.partial)} bytes read)",
-                            file=url)
+            raise DataError(
+                f"truncated body after {self.retries + 1} tries ({len(last.partial)} bytes read)", file=url
+            )
         raise DataError(f"failed after {self.retries + 1} tries ({last})", file=url)

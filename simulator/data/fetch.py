@@ -15,10 +15,15 @@ import numpy as np
 import pandas as pd
 
 from simulator.data.archive import (
-    QUARTERLY_LIFE_DAYS, ArchiveFile, Period, Venue, monthly_files, quarterly_symbols,
+    QUARTERLY_LIFE_DAYS,
+    ArchiveFile,
+    Period,
+    Venue,
+    monthly_files,
+    quarterly_symbols,
 )
 from simulator.data.cache import Cache, SeriesKey
-from simulator.data.download import RAW, FetchReport, Fetcher
+from simulator.data.download import RAW, Fetcher, FetchReport
 from simulator.data.readers import read_bars, read_funding
 from simulator.data.validate import SeriesReport, check_series
 from simulator.errors import DataError
@@ -45,7 +50,10 @@ def _life_months(symbol: str, start: str, end: str) -> tuple[str, str] | None:
     delivery = parse_symbol(symbol)[2]
     if delivery is None:
         return start, end
-    first = max(np.datetime64(start, "M"), (delivery - np.timedelta64(QUARTERLY_LIFE_DAYS, "D")).astype("datetime64[M]"))
+    first = max(
+        np.datetime64(start, "M"),
+        (delivery - np.timedelta64(QUARTERLY_LIFE_DAYS, "D")).astype("datetime64[M]"),
+    )
     last = min(np.datetime64(end, "M"), delivery.astype("datetime64[M]"))
     return (str(first), str(last)) if first <= last else None
 
@@ -77,8 +85,11 @@ def _date(path: Path) -> str:
 
 def _series_files(raw_root: Path, file: ArchiveFile) -> list[Path]:
     """Raw files of the series ``file`` belongs to: monthly ones, plus daily ones of months without."""
+
     def folder(period: Period) -> Path:
-        return (raw_root / ArchiveFile(file.venue, period, file.data_type, file.symbol, file.interval, "").path).parent
+        return (
+            raw_root / ArchiveFile(file.venue, period, file.data_type, file.symbol, file.interval, "").path
+        ).parent
 
     monthly = sorted(folder("monthly").glob("*.zip"))
     covered = {_date(p) for p in monthly}
@@ -120,4 +131,3 @@ def fetch_history(
         if series is not None:
             built[series_of(file)] = series
     return report, built
-

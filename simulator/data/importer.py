@@ -39,8 +39,10 @@ class TidyFolder:
         for venue_path in sorted(self.root.glob("binance-*")):
             venue = venue_path.name.removeprefix("binance-")
             if venue not in VENUES:
-                raise DataError(f"unknown venue folder (options are: {', '.join('binance-' + v for v in VENUES)})",
-                                file=venue_path)
+                raise DataError(
+                    f"unknown venue folder (options are: {', '.join('binance-' + v for v in VENUES)})",
+                    file=venue_path,
+                )
             for folder in sorted(p for p in venue_path.iterdir() if p.is_dir()):
                 if folder.name in IGNORED_FOLDERS:
                     continue
@@ -49,8 +51,10 @@ class TidyFolder:
                 elif folder.name == QUARTERLY or folder.name in KLINE_TYPES:
                     pattern, data_type = "*/*.csv", "klines" if folder.name == QUARTERLY else folder.name
                 else:
-                    raise DataError(f"unknown data type {folder.name!r} (options are: {', '.join(DATA_TYPES)})",
-                                    file=folder)
+                    raise DataError(
+                        f"unknown data type {folder.name!r} (options are: {', '.join(DATA_TYPES)})",
+                        file=folder,
+                    )
                 for path in sorted(folder.glob(pattern)):
                     interval = "" if data_type == "fundingRate" else path.parent.name
                     try:
@@ -76,11 +80,13 @@ class TidyFolder:
             return None
         try:
             raw = pd.read_csv(path, usecols=["symbol", "onboard_time", "delivery_time"])
-            frame = pd.DataFrame({
-                "symbol": raw["symbol"].astype(str),
-                "onboard_ms": raw["onboard_time"].astype("int64"),
-                "delivery_ms": raw["delivery_time"].astype("int64"),
-            })
+            frame = pd.DataFrame(
+                {
+                    "symbol": raw["symbol"].astype(str),
+                    "onboard_ms": raw["onboard_time"].astype("int64"),
+                    "delivery_ms": raw["delivery_time"].astype("int64"),
+                }
+            )
         except (ValueError, KeyError, pd.errors.ParserError) as exc:
             raise DataError(f"not a contracts table ({exc})", file=path) from exc
         frame.attrs.update(file=str(path), line0=2)

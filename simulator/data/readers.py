@@ -21,8 +21,18 @@ import pandas as pd
 from simulator.errors import DataError
 
 ARCHIVE_KLINE_COLUMNS = (
-    "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
-    "taker_buy_volume", "taker_buy_quote_volume", "ignore",
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
 )
 # Base-asset volume positions: COIN-M's column 7/10 hold base volume whatever the header says.
 _VOLUME_POSITIONS = {"um": (5, 9), "spot": (5, 9), "cm": (7, 10)}
@@ -84,8 +94,9 @@ def _diagnose(body: str, ncols: int, positions: dict[str, int], file: object, li
             return DataError(f"has {len(fields)} fields, expected {ncols}", file=file, row=row)
         if not _is_integer(fields[0]):
             if not fields[0].strip().replace(".", "", 1).isdigit():
-                return DataError(f"a header or text row in the middle of the data ({fields[0]!r})",
-                                 file=file, row=row)
+                return DataError(
+                    f"a header or text row in the middle of the data ({fields[0]!r})", file=file, row=row
+                )
             return DataError(f"timestamp {fields[0]!r} is not an integer", file=file, row=row)
         for name, pos in positions.items():
             try:
@@ -106,8 +117,12 @@ def _numeric(text: str, file: object, positions: dict[str, int], names: list[str
     rows = body.count("\n") + (0 if body.endswith("\n") else 1)
     try:
         frame = pd.read_csv(
-            io.StringIO(body), header=None, usecols=sorted(positions.values()), dtype=np.float64,
-            skip_blank_lines=False, engine="c",
+            io.StringIO(body),
+            header=None,
+            usecols=sorted(positions.values()),
+            dtype=np.float64,
+            skip_blank_lines=False,
+            engine="c",
         )
         ok = (
             len(frame) == rows and body.count(",") == rows * (ncols - 1) and not frame.isna().to_numpy().any()
@@ -182,7 +197,9 @@ def read_funding(path: str | Path) -> pd.DataFrame:
         positions = {"funding_time": 0, "funding_rate": 2}
     else:
         names = header
-        positions = _header_positions(header, {"funding_time": _FUNDING_TIME, "funding_rate": _FUNDING_RATE}, path)
+        positions = _header_positions(
+            header, {"funding_time": _FUNDING_TIME, "funding_rate": _FUNDING_RATE}, path
+        )
     frame = _numeric(text, path, positions, names)
     stamps = _times_ms(frame["funding_time"].to_numpy(), path, frame.attrs["line0"])
     frame["funding_time"] = stamps // HOUR_MS * HOUR_MS

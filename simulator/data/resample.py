@@ -33,6 +33,8 @@ def resample_bars(
     complete = grouped.size().to_numpy() == target_ms // source_ms
     complete[-1] |= partial_last
     out = out[complete]
-    result = pd.DataFrame({"open_time": out.index.to_numpy(np.int64), **{c: out[c].to_numpy() for c in columns}})
+    result = pd.DataFrame(
+        {"open_time": out.index.to_numpy(np.int64), **{c: out[c].to_numpy() for c in columns}}
+    )
     result.attrs.update(frame.attrs)
     return result

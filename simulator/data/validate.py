@@ -48,26 +48,36 @@ def _where(frame: pd.DataFrame, mask: np.ndarray, message: str) -> None:
     """Raise ``message`` at the first row where ``mask`` holds."""
     if mask.any():
         k = int(np.argmax(mask))
-        raise DataError(message.format(**{c: frame[c].iloc[k] for c in frame.columns}),
-                        file=frame.attrs.get("file"), row=frame.attrs.get("line0", 1) + k)
+        raise DataError(
+            message.format(**{c: frame[c].iloc[k] for c in frame.columns}),
+            file=frame.attrs.get("file"),
+            row=frame.attrs.get("line0", 1) + k,
+        )
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _check_times(frame: pd.DataFrame, column: str, listing_ms: int | None, future_ms: int | None) -> np.ndarray:
+def _check_times(
+    frame: pd.DataFrame, column: str, listing_ms: int | None, future_ms: int | None
+) -> np.ndarray:
     times = frame[column].to_numpy(np.int64)
     if len(times) == 0:
         raise DataError("no rows", file=frame.attrs.get("file"))
     step = np.diff(times)
-    _where(frame, np.concatenate([[False], step == 0]), "duplicate bar: {%s} repeats the previous row" % column)
-    _where(frame, np.concatenate([[False], step < 0]), "unordered: {%s} is before the previous row" % column)
+    _where(
+        frame, np.concatenate([[False], step == 0]), f"duplicate bar: {{{column}}} repeats the previous row"
+    )
+    _where(frame, np.concatenate([[False], step < 0]), f"unordered: {{{column}}} is before the previous row")
     limit = now_ms() if future_ms is None else future_ms
-    _where(frame, times > limit, "timestamp {%s} ms is in the future" % column)
+    _where(frame, times > limit, f"timestamp {{{column}}} ms is in the future")
     if listing_ms is not None:
-        _where(frame, times < listing_ms, "timestamp {%s} ms is before the contract was listed (%d)"
-               % (column, listing_ms))
+        _where(
+            frame,
+            times < listing_ms,
+            f"timestamp {{{column}}} ms is before the contract was listed ({listing_ms})",
+        )
     return times
 
 
@@ -89,8 +99,11 @@ def check_bars(
             _where(frame, frame[column].to_numpy() <= 0, f"non-positive price: {column} = {{{column}}}")
     o, h, low, c = (frame[col].to_numpy() for col in PRICE_COLUMNS)
     _where(frame, h < low, "high {high} < low {low}")
-    _where(frame, (h < np.maximum(o, c)) | (low > np.minimum(o, c)),
-           "open/close outside the high-low range (o={open} h={high} l={low} c={close})")
+    _where(
+        frame,
+        (h < np.maximum(o, c)) | (low > np.minimum(o, c)),
+        "open/close outside the high-low range (o={open} h={high} l={low} c={close})",
+    )
     times = _check_times(frame, "open_time", listing_ms, future_ms)
     _where(frame, times % step_ms != 0, f"open_time {{open_time}} is not on the {step_ms} ms bar grid")
     step = np.diff(times)
@@ -99,11 +112,16 @@ def check_bars(
     return SeriesReport(frame.attrs.get("file", ""), len(frame), int(times[0]), int(times[-1]), gaps)
 
 
-def check_funding(frame: pd.DataFrame, *, max_abs_rate: float = 0.05, future_ms: int | None = None) -> SeriesReport:
+def check_funding(
+    frame: pd.DataFrame, *, max_abs_rate: float = 0.05, future_ms: int | None = None
+) -> SeriesReport:
     """Validate funding events (``funding_time`` ms floored to the hour, ``funding_rate``)."""
     _where(frame, frame["funding_rate"].isna().to_numpy(), "funding_rate is NaN")
-    _where(frame, np.abs(frame["funding_rate"].to_numpy()) > max_abs_rate,
-           f"funding_rate {{funding_rate}} is beyond ±{max_abs_rate}")
+    _where(
+        frame,
+        np.abs(frame["funding_rate"].to_numpy()) > max_abs_rate,
+        f"funding_rate {{funding_rate}} is beyond ±{max_abs_rate}",
+    )
     times = _check_times(frame, "funding_time", None, future_ms)
     return SeriesReport(frame.attrs.get("file", ""), len(frame), int(times[0]), int(times[-1]), ())
 
@@ -116,5 +134,6 @@ def check_series(
 
     if data_type == "fundingRate":
         return check_funding(frame)
-    return check_bars(frame, interval_ms(interval), positive=data_type != "premiumIndexKlines",
-                      listing_ms=listing_ms)
+    return check_bars(
+        frame, interval_ms(interval), positive=data_type != "premiumIndexKlines", listing_ms=listing_ms
+    )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+
 HOUR_MS = 3_600_000
 T0_MS = 1_577_836_800_000  # 2020-01-01 00:00 UTC
-ARCHIVE_HEADER = ("open_time,open,high,low,close,volume,close_time,quote_volume,count,"
-                  "taker_buy_volume,taker_buy_quote_volume,ignore")
+ARCHIVE_HEADER = (
+    "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+    "taker_buy_volume,taker_buy_quote_volume,ignore"
+)
 
 
 def kline_rows(n: int = 4, start_ms: int = T0_MS, step_ms: int = HOUR_MS, micro: bool = False) -> list[str]:
@@ -16,8 +19,10 @@ def kline_rows(n: int = 4, start_ms: int = T0_MS, step_ms: int = HOUR_MS, micro:
     rows = []
     for i in range(n):
         t = start_ms + i * step_ms
-        rows.append(f"{t * scale},{100 + i},{102 + i},{99 + i},{101 + i},{10 + i},{(t + step_ms - 1) * scale},"
-                    f"{1000 + i},{5 + i},{4 + i},{400 + i},0")
+        rows.append(
+            f"{t * scale},{100 + i},{102 + i},{99 + i},{101 + i},{10 + i},{(t + step_ms - 1) * scale},"
+            f"{1000 + i},{5 + i},{4 + i},{400 + i},0"
+        )
     return rows
 
 

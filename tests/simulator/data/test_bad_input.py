@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from archive_fixtures import ARCHIVE_HEADER, HOUR_MS, T0_MS, kline_rows, write_csv, write_zip
+
 from simulator.data.cache import Cache
 from simulator.data.importer import import_folder
 from simulator.data.readers import read_bars, read_funding
@@ -36,8 +36,16 @@ CASES = {
     "duplicate bars": (_bad(ROWS, 3, ROWS[2]), 5, "duplicate bar"),
     "unordered bars": ([ROWS[0], ROWS[2], ROWS[1], ROWS[3]], 4, "unordered"),
     "NaN": (_bad(ROWS, 1, ROWS[1].replace(",101,", ",nan,", 1)), 3, "is NaN"),
-    "high < low": (_bad(ROWS, 2, ",".join([FIELDS[0], "102", "95", "99", "101", *FIELDS[5:]])), 4, "high 95.0 < low 99.0"),
-    "non-positive price": (_bad(ROWS, 4, ROWS[4].replace(",104,", ",0,", 1)), 6, "non-positive price: open = 0"),
+    "high < low": (
+        _bad(ROWS, 2, ",".join([FIELDS[0], "102", "95", "99", "101", *FIELDS[5:]])),
+        4,
+        "high 95.0 < low 99.0",
+    ),
+    "non-positive price": (
+        _bad(ROWS, 4, ROWS[4].replace(",104,", ",0,", 1)),
+        6,
+        "non-positive price: open = 0",
+    ),
     "timestamp in the future": (kline_rows(2, start_ms=4_102_444_800_000), 2, "in the future"),
 }
 
@@ -89,7 +97,9 @@ def test_zip_member_escaping_the_folder_is_refused(tmp_path):
 
 def test_bad_funding_rate(tmp_path):
     path = tmp_path / "BTCUSDT.csv"
-    path.write_text("calc_time,funding_interval_hours,last_funding_rate\n1577836800000,8,0.0001\n1577865600000,8,0.9\n")
+    path.write_text(
+        "calc_time,funding_interval_hours,last_funding_rate\n1577836800000,8,0.0001\n1577865600000,8,0.9\n"
+    )
     with pytest.raises(DataError, match=r"BTCUSDT.csv, row 3: funding_rate 0.9 is beyond"):
         check_series("fundingRate", "", read_funding(path))
 
@@ -110,7 +120,9 @@ def test_unknown_symbol_and_data_type_in_a_tidy_folder(tmp_path):
 
 def test_a_failed_import_writes_nothing(tmp_path):
     source = _tidy(tmp_path / "src", kline_rows(3))
-    write_csv(source / "binance-um" / "klines" / "1h" / "ETHUSDT.csv", _bad(kline_rows(3), 2, kline_rows(3)[1]))
+    write_csv(
+        source / "binance-um" / "klines" / "1h" / "ETHUSDT.csv", _bad(kline_rows(3), 2, kline_rows(3)[1])
+    )
     cache = Cache(tmp_path / "cache")
     with pytest.raises(DataError, match=r"ETHUSDT.csv, row 4: duplicate bar"):
         import_folder(source, cache)

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from archive_fixtures import T0_MS, kline_rows, write_zip
+
 from simulator.data.archive import ArchiveFile
 from simulator.data.cache import Cache, SeriesKey
 from simulator.data.download import Fetcher

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from archive_fixtures import ARCHIVE_HEADER, HOUR_MS, T0_MS, kline_rows, write_csv, write_zip
 
 from simulator.data.readers import read_bars, read_funding
-
-from archive_fixtures import ARCHIVE_HEADER, HOUR_MS, T0_MS, kline_rows, write_csv, write_zip
 
 
 @pytest.mark.parametrize("header", [ARCHIVE_HEADER, None], ids=["headered", "headerless"])
@@ -39,8 +38,10 @@ def test_tidy_klines_by_header_name(tmp_path):
 
 def test_funding_floors_calc_time_jitter_to_the_hour(tmp_path):
     path = tmp_path / "BTCUSDT-fundingRate-2023-06.csv"
-    path.write_text("calc_time,funding_interval_hours,last_funding_rate\n"
-                    "1685577600008,8,0.00010000\n1685606400011,8,-0.00002500\n")
+    path.write_text(
+        "calc_time,funding_interval_hours,last_funding_rate\n"
+        "1685577600008,8,0.00010000\n1685606400011,8,-0.00002500\n"
+    )
     frame = read_funding(path)
     assert frame["funding_time"].tolist() == [1685577600000, 1685606400000]
     np.testing.assert_array_equal(frame["funding_rate"], [0.0001, -0.000025])

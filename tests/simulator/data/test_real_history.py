@@ -37,7 +37,7 @@ def test_import_then_load_market_round_trip(real_data, tmp_path):
     assert market.funding_due[:, btc].sum() == 3 * 395 + 1 and not market.funding_due[:, q].any()
     delivery_bar = int(np.searchsorted(market.times, np.datetime64("2023-12-29T07:00", "ms")))
     assert market.expiry_bar[q] == delivery_bar and market.listed[delivery_bar, q]
-    assert not market.listed[delivery_bar + 1:, q].any()
+    assert not market.listed[delivery_bar + 1 :, q].any()
     perp_mark = cache.read(SeriesKey("um", "markPriceKlines", "BTCUSDT", "1h"))
     at = perp_mark["open_time"] == int(np.datetime64("2023-12-29T07:00", "ms").astype(np.int64))
     assert market.settlement[q] == perp_mark.loc[at, "close"].item()
@@ -51,7 +51,9 @@ def test_four_hour_market(real_data):
 
 
 def test_a_20x_long_opened_on_2020_03_12_is_liquidated_that_day(real_data):
-    market = load_market(real_data, symbols=("BTCUSDT",), quarterlies=False, start="2020-03-11", end="2020-03-13")
+    market = load_market(
+        real_data, symbols=("BTCUSDT",), quarterlies=False, start="2020-03-11", end="2020-03-13"
+    )
     k = market.column("BTCUSDT")
     opened = int(np.searchsorted(market.times, np.datetime64("2020-03-12T00:00", "ms")))
     entry = market.mark_open[opened, k]  # 7933.8631158

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import pandas as pd
+from archive_fixtures import HOUR_MS, T0_MS
 
 from simulator.data.resample import resample_bars
 
-from archive_fixtures import HOUR_MS, T0_MS
-
 
 def _hours(n: int) -> pd.DataFrame:
-    return pd.DataFrame({
-        "open_time": [T0_MS + i * HOUR_MS for i in range(n)],
-        "open": [float(10 + i) for i in range(n)], "high": [float(20 + i) for i in range(n)],
-        "low": [float(5 + i) for i in range(n)], "close": [float(11 + i) for i in range(n)],
-        "volume": [1.0] * n,
-    })
+    return pd.DataFrame(
+        {
+            "open_time": [T0_MS + i * HOUR_MS for i in range(n)],
+            "open": [float(10 + i) for i in range(n)],
+            "high": [float(20 + i) for i in range(n)],
+            "low": [float(5 + i) for i in range(n)],
+            "close": [float(11 + i) for i in range(n)],
+            "volume": [1.0] * n,
+        }
+    )
 
 
 def test_four_hour_bars():
