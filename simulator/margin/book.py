@@ -21,8 +21,14 @@ from simulator.market.instruments import Instrument, instrument_for
 
 ACCOUNT_KEYS = {"wallet": True, "regime": False, "preset": False, "as_of": False}
 POSITION_KEYS = {
-    "symbol": True, "qty": True, "entry": True, "mark": True,
-    "leverage": False, "isolated_wallet": False, "mmr": False, "cum": False,
+    "symbol": True,
+    "qty": True,
+    "entry": True,
+    "mark": True,
+    "leverage": False,
+    "isolated_wallet": False,
+    "mmr": False,
+    "cum": False,
 }
 
 
@@ -58,31 +64,49 @@ def load_book(path: str | Path) -> Book:
     if not isinstance(rows, list) or not rows:
         raise ConfigError(f"{path}: positions: expected one or more [[positions]] tables")
     positions = [_keys(row, POSITION_KEYS, f"positions[{i}]", path) for i, row in enumerate(rows)]
-    instruments = tuple(_instrument(p["symbol"], f"positions[{i}].symbol", path) for i, p in enumerate(positions))
+    instruments = tuple(
+        _instrument(p["symbol"], f"positions[{i}].symbol", path) for i, p in enumerate(positions)
+    )
     symbols = [i.symbol for i in instruments]
     if len(set(symbols)) != len(symbols):
         raise ConfigError(f"{path}: positions: symbol {_duplicate(symbols)} appears twice; merge the rows")
 
     def column(key: str, default: float, positive: bool = False) -> np.ndarray:
-        return np.array([[_number(p, key, f"positions[{i}].{key}", path, default, positive)
-                          for i, p in enumerate(positions)]])
+        return np.array(
+            [
+                [
+                    _number(p, key, f"positions[{i}].{key}", path, default, positive)
+                    for i, p in enumerate(positions)
+                ]
+            ]
+        )
 
     overrides = {}
     for i, p in enumerate(positions):
         if ("mmr" in p) != ("cum" in p):
-            raise ConfigError(f"{path}: positions[{i}]: give both mmr and cum to override the bracket, or neither")
+            raise ConfigError(
+                f"{path}: positions[{i}]: give both mmr and cum to override the bracket, or neither"
+            )
         if "mmr" in p:
-            overrides[p["symbol"]] = (_number(p, "mmr", f"positions[{i}].mmr", path, 0.0, True),
-                                      _number(p, "cum", f"positions[{i}].cum", path, 0.0))
+            overrides[p["symbol"]] = (
+                _number(p, "mmr", f"positions[{i}].mmr", path, 0.0, True),
+                _number(p, "cum", f"positions[{i}].cum", path, 0.0),
+            )
     dated = [i.symbol for i in instruments if i.is_dated]
     if "as_of" not in account and dated:
         raise ConfigError(f"{path}: account.as_of is required to value dated futures ({', '.join(dated)})")
     return Book(
-        path=path, wallet=_number(account, "wallet", "account.wallet", path, 0.0),
-        regime=_text(account, "regime", path), preset=_text(account, "preset", path),
-        as_of=_instant(account.get("as_of"), path), instruments=instruments,
-        qty=column("qty", 0.0), entry=column("entry", 0.0, True), mark=column("mark", 0.0, True),
-        leverage=column("leverage", 20.0, True)[0], isolated_wallet=column("isolated_wallet", np.nan),
+        path=path,
+        wallet=_number(account, "wallet", "account.wallet", path, 0.0),
+        regime=_text(account, "regime", path),
+        preset=_text(account, "preset", path),
+        as_of=_instant(account.get("as_of"), path),
+        instruments=instruments,
+        qty=column("qty", 0.0),
+        entry=column("entry", 0.0, True),
+        mark=column("mark", 0.0, True),
+        leverage=column("leverage", 20.0, True)[0],
+        isolated_wallet=column("isolated_wallet", np.nan),
         overrides=overrides,
     )
 
@@ -124,7 +148,9 @@ def _instant(value: Any, path: Path) -> np.datetime64:
     try:
         return np.datetime64(str(value).replace(" ", "T").split("+")[0].rstrip("Z"), "ms")
     except ValueError as exc:
-        raise ConfigError(f"{path}: account.as_of: not a date-time, got {value!r} (e.g. 2024-09-27T08:00)") from exc
+        raise ConfigError(
+            f"{path}: account.as_of: not a date-time, got {value!r} (e.g. 2024-09-27T08:00)"
+        ) from exc
 
 
 def _instrument(symbol: Any, where: str, path: Path) -> Instrument:

@@ -28,38 +28,67 @@ STRESS_EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     margin = subparsers.add_parser(
-        "margin", help="what-if margin of a book (equity, IM, MM, liquidation prices)",
+        "margin",
+        help="what-if margin of a book (equity, IM, MM, liquidation prices)",
         description="Value a TOML book under a margin regime: equity, IM, MM, and per position MM and "
-                    "liquidation price (cross/isolated: Binance's formulas; others: searched numerically).",
-        epilog=MARGIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "liquidation price (cross/isolated: Binance's formulas; others: searched numerically).",
+        epilog=MARGIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(margin)
     margin.set_defaults(handler=run_margin)
     stress = subparsers.add_parser(
-        "stress", help="shock a book: does it survive, and which joint move liquidates it",
+        "stress",
+        help="shock a book: does it survive, and which joint move liquidates it",
         description="Apply joint underlying shocks (and a basis widening of dated futures) to a book, "
-                    "report equity and MM after the shock, survival, and the smallest scale of the "
-                    "shock direction that liquidates the book.",
-        epilog=STRESS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "report equity and MM after the shock, survival, and the smallest scale of the "
+        "shock direction that liquidates the book.",
+        epilog=STRESS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(stress)
-    stress.add_argument("--shock", action="append", type=_shock, required=True, metavar="UNDERLYING=MOVE",
-                        help="relative move of an underlying, e.g. BTC=-30%% (repeat per underlying)")
-    stress.add_argument("--basis-widen", type=_percent, default=0.0, metavar="MOVE",
-                        help="extra move of every dated future against its perpetual, e.g. 2%%")
-    stress.add_argument("--corr", type=float, default=None,
-                        help="stress overlay: force BTC/ETH correlation (portfolio regime only)")
+    stress.add_argument(
+        "--shock",
+        action="append",
+        type=_shock,
+        required=True,
+        metavar="UNDERLYING=MOVE",
+        help="relative move of an underlying, e.g. BTC=-30%% (repeat per underlying)",
+    )
+    stress.add_argument(
+        "--basis-widen",
+        type=_percent,
+        default=0.0,
+        metavar="MOVE",
+        help="extra move of every dated future against its perpetual, e.g. 2%%",
+    )
+    stress.add_argument(
+        "--corr",
+        type=float,
+        default=None,
+        help="stress overlay: force BTC/ETH correlation (portfolio regime only)",
+    )
     stress.set_defaults(handler=run_stress)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("book", help="TOML book file ([account] and [[positions]])")
     parser.add_argument("--regime", default=None, help=REGIME_HELP)
-    parser.add_argument("--preset", default=None, help="preset of portfolio (deribit, okx, bybit, cme) or standard")
-    parser.add_argument("--cross-underlying", default=None, choices=("per_underlying", "correlated", "span"),
-                        help="portfolio: how underlyings combine (default per_underlying)")
-    parser.add_argument("--credit-rate", type=float, default=None,
-                        help="portfolio span mode: inter-commodity credit rate (required there)")
+    parser.add_argument(
+        "--preset", default=None, help="preset of portfolio (deribit, okx, bybit, cme) or standard"
+    )
+    parser.add_argument(
+        "--cross-underlying",
+        default=None,
+        choices=("per_underlying", "correlated", "span"),
+        help="portfolio: how underlyings combine (default per_underlying)",
+    )
+    parser.add_argument(
+        "--credit-rate",
+        type=float,
+        default=None,
+        help="portfolio span mode: inter-commodity credit rate (required there)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -82,8 +111,14 @@ def _regime(args: argparse.Namespace, **extra: Any) -> tuple[Any, str, Any]:
     from simulator.margin.whatif import build_regime
 
     book = load_book(args.book)
-    name, regime = build_regime(book, args.regime, args.preset, cross_underlying=args.cross_underlying,
-                                credit_rate=args.credit_rate, **extra)
+    name, regime = build_regime(
+        book,
+        args.regime,
+        args.preset,
+        cross_underlying=args.cross_underlying,
+        credit_rate=args.credit_rate,
+        **extra,
+    )
     return book, name, regime
 
 
@@ -128,13 +163,18 @@ def _margin_table(r: dict[str, Any]) -> str:
 def _stress_table(r: dict[str, Any]) -> str:
     shock = ", ".join(f"{u} {100 * v:+.1f} %" for u, v in r["shock"].items())
     move = r["liquidating_move"]
-    where = ("no adverse move along this direction liquidates the book" if move is None else
-             f"liquidated from {r['liquidating_scale']:.3f} x the shock: "
-             + ", ".join(f"{u} {100 * v:+.2f} %" for u, v in move.items()))
-    return "\n".join([
-        f"book {r['book']}  regime {r['regime']}  as of {r['as_of']}",
-        f"shock {shock}; basis widening {100 * r['basis_widen']:+.2f} %",
-        f"equity {_money(r['equity_before'])} -> {_money(r['equity_after'])}; MM after {_money(r['mm_after'])}",
-        f"survives: {'yes' if r['survives'] else 'NO'}",
-        where,
-    ])
+    where = (
+        "no adverse move along this direction liquidates the book"
+        if move is None
+        else f"liquidated from {r['liquidating_scale']:.3f} x the shock: "
+        + ", ".join(f"{u} {100 * v:+.2f} %" for u, v in move.items())
+    )
+    return "\n".join(
+        [
+            f"book {r['book']}  regime {r['regime']}  as of {r['as_of']}",
+            f"shock {shock}; basis widening {100 * r['basis_widen']:+.2f} %",
+            f"equity {_money(r['equity_before'])} -> {_money(r['equity_after'])}; MM after {_money(r['mm_after'])}",
+            f"survives: {'yes' if r['survives'] else 'NO'}",
+            where,
+        ]
+    )

@@ -67,10 +67,14 @@ class EwmaCovariance:
         outer = returns[:, :, None] * returns[:, None, :]
         smoothed = lfilter([1 - self.lam], [1, -self.lam], outer, axis=0)
         weight = 1 - self.lam ** np.arange(1, len(returns) + 1)
-        bar_days = float(np.median(np.diff(self.times.astype("datetime64[ms]").astype(np.int64)))) / 86_400_000
+        bar_days = (
+            float(np.median(np.diff(self.times.astype("datetime64[ms]").astype(np.int64)))) / 86_400_000
+        )
         object.__setattr__(self, "_daily", smoothed / weight[:, None, None] / bar_days)
         # return r (row r of ``returns``) is known once bar r+1 has closed
-        object.__setattr__(self, "_known_at", self.times[1:] + np.timedelta64(int(bar_days * 86_400_000), "ms"))
+        object.__setattr__(
+            self, "_known_at", self.times[1:] + np.timedelta64(int(bar_days * 86_400_000), "ms")
+        )
 
     def at(self, when: np.datetime64, underlyings: tuple[str, ...]) -> np.ndarray:
         known = int(np.searchsorted(self._known_at, np.datetime64(when, "ms"), side="right"))
@@ -92,8 +96,10 @@ def matrix_root(cov: np.ndarray) -> np.ndarray:
     """``R`` with ``R @ R.T = cov`` (symmetric square root; allows singular, e.g. correlation 1)."""
     values, vectors = np.linalg.eigh(cov)
     if values.min() < -1e-12 * max(1.0, values.max()):
-        raise RegimeError(f"covariance is not positive semi-definite (eigenvalue {values.min():.3g}); "
-                          "a forced correlation below -1/(U-1) is impossible")
+        raise RegimeError(
+            f"covariance is not positive semi-definite (eigenvalue {values.min():.3g}); "
+            "a forced correlation below -1/(U-1) is impossible"
+        )
     return vectors * np.sqrt(np.maximum(values, 0.0))
 
 

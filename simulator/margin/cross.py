@@ -69,8 +69,10 @@ class TieredRegime:
 
     def describe(self) -> dict[str, object]:
         return {
-            "name": getattr(self, "name", ""), "leverage": np.asarray(self.leverage).tolist(),
-            "brackets": self.brackets.source, "overrides": {k: list(v) for k, v in self.overrides.items()},
+            "name": getattr(self, "name", ""),
+            "leverage": np.asarray(self.leverage).tolist(),
+            "brackets": self.brackets.source,
+            "overrides": {k: list(v) for k, v in self.overrides.items()},
         }
 
 

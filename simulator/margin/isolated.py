@@ -35,7 +35,11 @@ def isolated_liquidation_price(
 
 
 def isolated_breach(
-    qty: np.ndarray, entry: np.ndarray, iso_wallet: np.ndarray, low: np.ndarray, high: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    iso_wallet: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
     tiers: BracketArrays,
 ) -> np.ndarray:
     """True ``[S, N]`` where a position's isolated margin falls below its MM inside the bar.

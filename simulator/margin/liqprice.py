@@ -27,7 +27,9 @@ def binance_liquidation_price(
     size = np.abs(qty)[..., None]
     side = np.sign(qty)[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        price = (balance[..., None] + tiers.cum - side * size * entry[..., None]) / (size * (tiers.mmr - side))
+        price = (balance[..., None] + tiers.cum - side * size * entry[..., None]) / (
+            size * (tiers.mmr - side)
+        )
         notional = size * price
         fits = (notional >= tiers.floor) & (notional < tiers.cap) & (price > 0) & (size > 0)
     first = np.argmax(fits, axis=-1)

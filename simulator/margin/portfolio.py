@@ -27,7 +27,13 @@ from simulator.margin.base import Requirements
 from simulator.margin.covariance import EwmaCovariance, FixedCovariance, matrix_root, with_correlation
 from simulator.margin.presets import Preset
 from simulator.margin.scenarios import (
-    ScenarioSet, basis_block, ellipse_shocks, joint_block, membership, price_block, years_to_expiry,
+    ScenarioSet,
+    basis_block,
+    ellipse_shocks,
+    joint_block,
+    membership,
+    price_block,
+    years_to_expiry,
 )
 from simulator.margin.span import intercommodity_credit
 from simulator.market.instruments import Instrument
@@ -56,10 +62,13 @@ class PmParams:
             basis = raw.get("basis") or {}
             charge = raw.get("minimum_charge") or {}
             params = cls(
-                price_moves=np.array(raw["price_moves"], float), price_weights=np.array(raw["price_weights"], float),
-                annualised_move=float(basis.get("annualised_move", 0.0)), min_move=float(basis.get("min_move", 0.0)),
+                price_moves=np.array(raw["price_moves"], float),
+                price_weights=np.array(raw["price_weights"], float),
+                annualised_move=float(basis.get("annualised_move", 0.0)),
+                min_move=float(basis.get("min_move", 0.0)),
                 contingency_rate=float(raw.get("contingency_rate", 0.0)),
-                calendar_rate=float(raw.get("calendar_rate", 0.0)), charge_rate=float(charge.get("rate", 0.0)),
+                calendar_rate=float(raw.get("calendar_rate", 0.0)),
+                charge_rate=float(charge.get("rate", 0.0)),
                 charge_floors=np.array(charge.get("floors", [0.0]), float),
                 charge_multipliers=np.array(charge.get("multipliers", [1.0]), float),
                 im_factor=float(raw["im_factor"]),
@@ -118,8 +127,10 @@ class PortfolioRegime:
         if self.cross_underlying not in CROSS_UNDERLYING:
             raise ConfigError.unknown("regime.cross_underlying", self.cross_underlying, CROSS_UNDERLYING)
         if self.cross_underlying == "span" and self.credit_rate is None:
-            raise ConfigError("regime.credit_rate is required for cross_underlying='span' "
-                              "(the BTC/ETH inter-commodity credit rate; CME publishes it in its SPAN files)")
+            raise ConfigError(
+                "regime.credit_rate is required for cross_underlying='span' "
+                "(the BTC/ETH inter-commodity credit rate; CME publishes it in its SPAN files)"
+            )
         if self.credit_rate is not None and not 0 <= self.credit_rate <= 1:
             raise ConfigError(f"regime.credit_rate must be in [0, 1], got {self.credit_rate}")
         if not 0.5 < self.confidence < 1 or not self.horizon_days > 0:
@@ -129,7 +140,8 @@ class PortfolioRegime:
         self.underlyings_, self.member_ = membership(self.instruments)
         self.dated_ = np.array([i.is_dated for i in self.instruments])
         self.params_ = tuple(
-            PmParams.from_json(v, f"{self.preset.path} version {v.get('valid_from')}") for v in self.preset.versions
+            PmParams.from_json(v, f"{self.preset.path} version {v.get('valid_from')}")
+            for v in self.preset.versions
         )
         self.radius_ = NormalDist().inv_cdf(self.confidence)
 
@@ -179,7 +191,12 @@ class PortfolioRegime:
 
     def describe(self) -> dict[str, object]:
         return {
-            "name": self.name, "preset": self.preset.name, "preset_source": self.preset.source,
-            "cross_underlying": self.cross_underlying, "credit_rate": self.credit_rate, "corr": self.corr,
-            "confidence": self.confidence, "horizon_days": self.horizon_days,
+            "name": self.name,
+            "preset": self.preset.name,
+            "preset_source": self.preset.source,
+            "cross_underlying": self.cross_underlying,
+            "credit_rate": self.credit_rate,
+            "corr": self.corr,
+            "confidence": self.confidence,
+            "horizon_days": self.horizon_days,
         }

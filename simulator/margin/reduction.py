@@ -26,7 +26,7 @@ def cross_partial_reduction(
     ----------
     qty : [S, N] signed contracts; mark : [N] or [S, N]; equity : [S] at ``mark``; tiers : brackets.
 
-    Step j caps each position's notional at the floor of the tier j below its own (the last step closes
+    Step j caps each position's notional at the top of the tier j below its own (the last step closes
     all); the first step with ``equity - fee >= MM`` is kept. The loop is over tier steps (<= B).
     """
     mark = np.nan_to_num(np.broadcast_to(mark, np.shape(qty)))
@@ -36,9 +36,11 @@ def cross_partial_reduction(
     floors = np.broadcast_to(tiers.floor, (*notional.shape, tiers.floor.shape[-1]))
     kept = np.zeros_like(notional)
     settled = ~breach
-    for step in range(1, tiers.floor.shape[-1] + 1):
-        lower = current - step
-        cap = np.where(lower >= 0, np.take_along_axis(floors, np.maximum(lower, 0)[..., None], -1)[..., 0], 0.0)
+    for step in range(1, tiers.floor.shape[-1] + 2):
+        below = current - step + 1  # cap at the floor of the tier ``step - 1`` below: the top of the next one
+        cap = np.where(
+            below >= 1, np.take_along_axis(floors, np.maximum(below, 0)[..., None], -1)[..., 0], 0.0
+        )
         trial = np.minimum(notional, cap)
         fee = fee_rate * (notional - trial).sum(axis=-1)
         ok = (equity - fee >= tiers.maintenance(trial).sum(axis=-1)) & ~settled
@@ -50,7 +52,11 @@ def cross_partial_reduction(
 
 
 def pm_partial_reduction(
-    qty: np.ndarray, mark: np.ndarray, equity: np.ndarray, regime: Regime, when: np.datetime64,
+    qty: np.ndarray,
+    mark: np.ndarray,
+    equity: np.ndarray,
+    regime: Regime,
+    when: np.datetime64,
     fee_rate: float = 0.0,
 ) -> np.ndarray:
     """Quantities ``[S, N]``: breaching books (``equity < MM``) scaled by the largest ``f`` in [0, 1]

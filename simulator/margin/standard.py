@@ -32,8 +32,12 @@ class SizeRateRegime:
         table = version["underlyings"]
         missing = sorted({i.underlying for i in self.instruments} - set(table))
         if missing:
-            raise RegimeError(f"{self.preset.path}: no standard-margin rates for {missing[0]} (has: {', '.join(table)})")
-        return np.array([[*table[i.underlying]["im"], *table[i.underlying]["mm"]] for i in self.instruments]).T
+            raise RegimeError(
+                f"{self.preset.path}: no standard-margin rates for {missing[0]} (has: {', '.join(table)})"
+            )
+        return np.array(
+            [[*table[i.underlying]["im"], *table[i.underlying]["mm"]] for i in self.instruments]
+        ).T
 
     def requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements:
         im_base, im_slope, mm_base, mm_slope = self.rates_[self.preset.version_at(when)]

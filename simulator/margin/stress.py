@@ -17,7 +17,12 @@ MAX_UP_SCALE = 10.0
 
 
 def breached(
-    qty: np.ndarray, entry: np.ndarray, wallet: np.ndarray, mark: np.ndarray, regime: Regime, when: np.datetime64
+    qty: np.ndarray,
+    entry: np.ndarray,
+    wallet: np.ndarray,
+    mark: np.ndarray,
+    regime: Regime,
+    when: np.datetime64,
 ) -> np.ndarray:
     """``[S]`` True where equity ``wallet + sum qty (mark - entry)`` is below the regime's MM."""
     equity = wallet + (qty * (mark - entry)).sum(axis=-1)
@@ -25,20 +30,25 @@ def breached(
 
 
 def shock_distance(
-    qty: np.ndarray, entry: np.ndarray, wallet: np.ndarray, mark: np.ndarray, regime: Regime,
-    when: np.datetime64, direction: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    wallet: np.ndarray,
+    mark: np.ndarray,
+    regime: Regime,
+    when: np.datetime64,
+    direction: np.ndarray,
 ) -> np.ndarray:
     """Smallest scale ``x >= 0`` ``[S]`` such that marks ``mark (1 + x direction)`` liquidate the book.
 
     Parameters
     ----------
-    qty, entry : [S, N]; wallet : [S]; mark : [N] or [S, N]; direction : [N] or [S, N] relative moves
+    qty : [S, N]; entry : [N] or [S, N]; wallet : [S]; mark : [N] or [S, N]; direction : [N] or [S, N] relative moves
     (e.g. -0.30 for BTC instruments, -0.35 for ETH: ``x = 1`` is that shock). Returns 0 for a book
     already in breach and ``inf`` when no move up to a price of zero (or x = 10 for rising-only
     directions) liquidates it.
     """
     s, n = np.shape(qty)
-    mark = np.broadcast_to(np.nan_to_num(mark), (s, n))
+    mark, entry = np.broadcast_to(np.nan_to_num(mark), (s, n)), np.broadcast_to(entry, (s, n))
     direction = np.broadcast_to(direction, (s, n))
     falls = np.max(-direction, axis=-1)
     top = np.where(falls > 0, 0.999 / np.maximum(falls, 1e-12), MAX_UP_SCALE)
@@ -48,8 +58,14 @@ def shock_distance(
         """Breach at ``scale[S, G]`` -> bool [S, G]; evaluates all S*G books in one regime call."""
         g = scale.shape[1]
         marks = mark[:, None, :] * (1 + scale[..., None] * direction[:, None, :])
-        flat = breached(np.repeat(qty, g, axis=0), np.repeat(entry, g, axis=0), np.repeat(wallet, g),
-                        marks.reshape(s * g, n), regime, when)
+        flat = breached(
+            np.repeat(qty, g, axis=0),
+            np.repeat(entry, g, axis=0),
+            np.repeat(wallet, g),
+            marks.reshape(s * g, n),
+            regime,
+            when,
+        )
         return flat.reshape(s, g)
 
     hit = test(grid)
@@ -64,15 +80,25 @@ def shock_distance(
 
 
 def liquidation_prices(
-    qty: np.ndarray, entry: np.ndarray, wallet: np.ndarray, mark: np.ndarray, regime: Regime, when: np.datetime64
+    qty: np.ndarray,
+    entry: np.ndarray,
+    wallet: np.ndarray,
+    mark: np.ndarray,
+    regime: Regime,
+    when: np.datetime64,
 ) -> np.ndarray:
     """``[S, N]`` mark of each symbol at which the book liquidates, the others held (NaN: none or flat)."""
     s, n = np.shape(qty)
-    mark = np.broadcast_to(np.nan_to_num(mark), (s, n))
+    mark, entry = np.broadcast_to(np.nan_to_num(mark), (s, n)), np.broadcast_to(entry, (s, n))
     direction = -np.sign(qty)[:, :, None] * np.eye(n)[None, :, :]  # [S, N(symbol), N]
     scale = shock_distance(
-        np.repeat(qty, n, axis=0), np.repeat(entry, n, axis=0), np.repeat(wallet, n),
-        np.repeat(mark, n, axis=0), regime, when, direction.reshape(s * n, n),
+        np.repeat(qty, n, axis=0),
+        np.repeat(entry, n, axis=0),
+        np.repeat(wallet, n),
+        np.repeat(mark, n, axis=0),
+        regime,
+        when,
+        direction.reshape(s * n, n),
     ).reshape(s, n)
-    price = mark * (1 - np.sign(qty) * scale)
-    return np.where((qty != 0) & np.isfinite(scale), price, np.nan)
+    found = (qty != 0) & np.isfinite(scale)
+    return np.where(found, mark * (1 - np.sign(qty) * np.where(found, scale, 0.0)), np.nan)

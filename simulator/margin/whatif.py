@@ -47,8 +47,11 @@ def margin_report(book: Book, name: str, regime: Regime) -> dict[str, Any]:
     equity = float(book.wallet + (qty * (mark - entry)).sum())
     alone = regime.requirements(np.diag(qty[0]), mark, when).mm  # each position as a book of its own
     if isinstance(regime, TieredRegime) and name == "isolated":
-        iso_wallet = np.where(np.isnan(book.isolated_wallet), regime.position_requirements(qty, entry, when)[0],
-                              book.isolated_wallet)
+        iso_wallet = np.where(
+            np.isnan(book.isolated_wallet),
+            regime.position_requirements(qty, entry, when)[0],
+            book.isolated_wallet,
+        )
         liq = isolated_liquidation_price(qty, entry, iso_wallet, regime.arrays_at(when))
     elif isinstance(regime, TieredRegime):
         liq = cross_liquidation_prices(qty, entry, wallet, mark, regime.arrays_at(when))
@@ -57,18 +60,29 @@ def margin_report(book: Book, name: str, regime: Regime) -> dict[str, Any]:
     mm_pos = req.mm_pos[0] if req.mm_pos is not None else [None] * len(book.instruments)
     positions = [
         {
-            "symbol": inst.symbol, "qty": float(qty[0, n]), "entry": float(entry[0, n]), "mark": float(mark[n]),
+            "symbol": inst.symbol,
+            "qty": float(qty[0, n]),
+            "entry": float(entry[0, n]),
+            "mark": float(mark[n]),
             "upnl": float(qty[0, n] * (mark[n] - entry[0, n])),
-            "mm": None if mm_pos[n] is None else float(mm_pos[n]), "mm_alone": float(alone[n]),
+            "mm": None if mm_pos[n] is None else float(mm_pos[n]),
+            "mm_alone": float(alone[n]),
             "liquidation_price": None if np.isnan(liq[0, n]) else float(liq[0, n]),
         }
         for n, inst in enumerate(book.instruments)
     ]
     mm, im = float(req.mm[0]), float(req.im[0])
     return {
-        "book": str(book.path), "regime": name, "parameters": regime.describe(), "as_of": str(when),
-        "wallet": book.wallet, "equity": equity, "im": im, "mm": mm,
-        "margin_ratio": mm / equity if equity > 0 else None, "free_capital": equity - im,
+        "book": str(book.path),
+        "regime": name,
+        "parameters": regime.describe(),
+        "as_of": str(when),
+        "wallet": book.wallet,
+        "equity": equity,
+        "im": im,
+        "mm": mm,
+        "margin_ratio": mm / equity if equity > 0 else None,
+        "free_capital": equity - im,
         "positions": positions,
     }
 
@@ -88,11 +102,18 @@ def stress_report(
     mm = float(regime.requirements(qty, shocked, when).mm[0])
     scale = float(shock_distance(qty, entry, wallet, book.mark, regime, when, direction)[0])
     return {
-        "book": str(book.path), "regime": name, "parameters": regime.describe(), "as_of": str(when),
-        "shock": {u: shocks.get(u, 0.0) for u in sorted(underlyings)}, "basis_widen": basis_widen,
+        "book": str(book.path),
+        "regime": name,
+        "parameters": regime.describe(),
+        "as_of": str(when),
+        "shock": {u: shocks.get(u, 0.0) for u in sorted(underlyings)},
+        "basis_widen": basis_widen,
         "equity_before": float(book.wallet + (qty * (book.mark - entry)).sum()),
-        "equity_after": equity, "mm_after": mm,
+        "equity_after": equity,
+        "mm_after": mm,
         "survives": bool(not breached(qty, entry, wallet, shocked, regime, when)[0]),
         "liquidating_scale": None if np.isinf(scale) else scale,
-        "liquidating_move": None if np.isinf(scale) else {u: scale * shocks.get(u, 0.0) for u in sorted(underlyings)},
+        "liquidating_move": None
+        if np.isinf(scale)
+        else {u: scale * shocks.get(u, 0.0) for u in sorted(underlyings)},
     }
