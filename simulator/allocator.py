@@ -33,7 +33,7 @@ class MurCap:
         mark = view.mark_close[-1]
         im = regime.requirements(targets, mark, view.time).im
         limit = self.mur_cap * np.maximum(view.equity, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             scale = np.where(im > limit, limit / im, 1.0)
         cut = scale < 1
         log.add("cut", bar, np.flatnonzero(cut), -1, amount=scale[cut], note=f"MUR cap {self.mur_cap:g}")

@@ -75,6 +75,7 @@ def simulate(
         # 1. fills at the open
         apply_fills(account, target, market.open[t], market.mark_open[t], listed, taker_fee,
                     costs.slippage, regime, opened, t, log)
+        apply_insurance(account)
         # 2. funding at mark
         due = market.funding_due[t] & (account.qty != 0)
         if due.any():

@@ -41,7 +41,7 @@ def apply_fills(
         im_full = regime.requirements(account.qty + dq, mark, when).im
         room = equity - fee_full - im_reduced
         extra = im_full - im_reduced
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             scale = np.where(im_full <= equity - fee_full, 1.0, np.clip(room / extra, 0.0, 1.0))
         wants_more = np.abs(increase).sum(axis=-1) > 0
         cut = wants_more & (scale < 1) & (scale > 0)

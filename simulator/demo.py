@@ -1,0 +1,30 @@
+"""The demo's two books, sized from the market they run on: an ADX sweep and a leveraged hold."""
+
+from __future__ import annotations
+
+from simulator.build import first_price
+from simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig
+from simulator.market.arrays import Market
+
+WALLET = 100_000.0
+HOLD_LEVERAGES = (3.0, 8.0, 15.0)
+
+
+def demo_configs(market: Market, market_config: MarketConfig) -> list[RunConfig]:
+    """ADX with three parameter sets in lockstep; BTC+ETH longs at 3x, 8x and 15x (half each)."""
+    regime = RegimeConfig(name="cross", params={"leverage": 20.0})
+    adx = StrategyConfig(name="adx", params={
+        "window": [14, 14, 28], "threshold": [20.0, 25.0, 25.0], "fraction": [0.5, 0.5, 0.5],
+        "leverage": [2.0, 4.0, 4.0], "symbols": ("BTCUSDT", "ETHUSDT"),
+    })
+    btc, eth = first_price(market, "BTCUSDT"), first_price(market, "ETHUSDT")
+    books = [{"BTCUSDT": round(lev * WALLET / 2 / btc, 6), "ETHUSDT": round(lev * WALLET / 2 / eth, 6)}
+             for lev in HOLD_LEVERAGES]
+    hold = StrategyConfig(name="hold", params={"positions": books})
+    from simulator.config import AccountConfig
+
+    account = AccountConfig(wallet=WALLET)
+    return [
+        RunConfig(name="adx", market=market_config, regime=regime, strategy=adx, account=account),
+        RunConfig(name="hold", market=market_config, regime=regime, strategy=hold, account=account),
+    ]
