@@ -1,13 +1,17 @@
 """The allocator turns strategy targets into the targets the engine trades, under the account's rules.
 
-First rule: a cap on the margin utilisation ratio MUR = IM / equity. Targets whose IM under the active
-regime would exceed ``mur_cap x equity`` are scaled down as a whole (IM never grows faster than size, so
-one scaling suffices). Every cut is an event. Staged deployment, the buffer floor and stops compose here.
+Rules run in order, each a small object with ``apply(targets, view, regime, bar, log) -> targets``:
+- ``RebalanceBand``: keep a position whose target moved less than a fraction of it (no fee churn from
+  re-sizing to equity every bar);
+- ``MurCap``: the margin utilisation ratio MUR = IM / equity after the trade must stay within the cap;
+  targets whose IM under the active regime exceeds ``mur_cap x equity`` are scaled down as a whole (IM
+  never grows faster than size, so one scaling suffices). Every cut is an event.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -15,6 +19,31 @@ from simulator.engine.events import EventLog
 from simulator.errors import ConfigError
 from simulator.margin.base import Regime
 from strategies.base import BarView
+
+
+class Rule(Protocol):
+    def apply(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray: ...
+
+    def describe(self) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True)
+class RebalanceBand:
+    """Keep the current position where the target is on the same side and within ``band x |qty|`` of it."""
+
+    band: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.band < 1:
+            raise ConfigError(f"allocator.rebalance_band must be in [0, 1), got {self.band}")
+
+    def apply(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray:
+        qty = view.qty
+        close = (np.sign(targets) == np.sign(qty)) & (np.abs(targets - qty) <= self.band * np.abs(qty))
+        return np.where(close, qty, targets)
+
+    def describe(self) -> dict[str, object]:
+        return {"rebalance_band": self.band}
 
 
 @dataclass(frozen=True)
@@ -27,9 +56,7 @@ class MurCap:
         if not 0 < self.mur_cap <= 1:
             raise ConfigError(f"allocator.mur_cap must be in (0, 1], got {self.mur_cap}")
 
-    def allocate(
-        self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
-    ) -> np.ndarray:
+    def apply(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray:
         mark = view.mark_close[-1]
         im = regime.requirements(targets, mark, view.time).im
         limit = self.mur_cap * np.maximum(view.equity, 0.0)
@@ -41,3 +68,21 @@ class MurCap:
 
     def describe(self) -> dict[str, object]:
         return {"mur_cap": self.mur_cap}
+
+
+@dataclass(frozen=True)
+class Allocator:
+    """Apply ``rules`` in order to the strategy's targets."""
+
+    rules: tuple[Rule, ...] = (RebalanceBand(), MurCap())
+
+    def allocate(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray:
+        for rule in self.rules:
+            targets = rule.apply(targets, view, regime, bar, log)
+        return targets
+
+    def describe(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for rule in self.rules:
+            out.update(rule.describe())
+        return out

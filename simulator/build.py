@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.allocator import MurCap
+from simulator.allocator import Allocator, MurCap, RebalanceBand
 from simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig
 from simulator.engine.engine import Costs, Simulation, simulate
 from simulator.errors import ConfigError
@@ -62,14 +62,18 @@ class Run:
     market: Market
     regime: Regime
     strategy: Strategy
-    allocator: MurCap
+    allocator: Allocator
 
     def execute(self, progress: Callable[[int], None] | None = None) -> Simulation:
+        from threadpoolctl import threadpool_limits
+
         account = self.config.account
-        return simulate(
-            self.market, self.regime, self.strategy, self.allocator, account.wallet,
-            Costs(slippage=account.slippage, clearance_fee=account.clearance_fee), progress,
-        )
+        # the per-bar matrices are small: a threaded BLAS only adds contention (measured in bench/)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return simulate(
+                self.market, self.regime, self.strategy, self.allocator, account.wallet,
+                Costs(slippage=account.slippage, clearance_fee=account.clearance_fee), progress,
+            )
 
     def write(self, simulation: Simulation, out: str | Path) -> Path:
         from simulator.metrics import summarise
@@ -98,7 +102,8 @@ def build_run(config: RunConfig, market: Market | None = None) -> Run:
     """Wire market, regime, strategy and allocator for ``config`` (``market`` may be shared between runs)."""
     market = market if market is not None else build_market(config.market)
     strategy = build_strategy(config.strategy)
-    return Run(config, market, build_regime(config.regime, market), strategy, MurCap(config.allocator.mur_cap))
+    allocator = Allocator((RebalanceBand(config.allocator.rebalance_band), MurCap(config.allocator.mur_cap)))
+    return Run(config, market, build_regime(config.regime, market), strategy, allocator)
 
 
 def first_price(market: Market, symbol: str) -> float:

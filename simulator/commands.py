@@ -11,8 +11,8 @@ from pathlib import Path
 
 DEMO_EPILOG = """\
 what it writes (in --out, default ./pmsim-out):
-  adx/          run folder of an ADX trend book (3 parameter sets simulated in lockstep)
-  hold/         run folder of a leveraged BTC+ETH hold book at 3x, 8x and 15x
+  adx/          run folder of an ADX trend book (ADX windows of 1, 2 and 4 days, in lockstep)
+  hold/         run folder of a leveraged BTC+ETH hold book at 2x, 5x and 10x
   report.html   one self-contained page comparing them (opens offline)
 
 examples:
@@ -109,9 +109,9 @@ def _execute(run, out: Path) -> Path:  # noqa: ANN001
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from reports import build_report
     from simulator.build import build_market, build_run
     from simulator.demo import demo_configs
-    from reports import build_report
 
     market_config = _market_config(args)
     market = build_market(market_config)

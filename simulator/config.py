@@ -56,11 +56,16 @@ class StrategyConfig:
 
 @dataclass(frozen=True, slots=True)
 class AllocatorConfig:
+    """MUR cap (IM / equity after a trade) and the no-trade band for re-sizing (fraction of the position)."""
+
     mur_cap: float = 0.7
+    rebalance_band: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0 < self.mur_cap <= 1:
             raise ConfigError(f"allocator.mur_cap must be in (0, 1], got {self.mur_cap}")
+        if not 0 <= self.rebalance_band < 1:
+            raise ConfigError(f"allocator.rebalance_band must be in [0, 1), got {self.rebalance_band}")
 
 
 @dataclass(frozen=True, slots=True)

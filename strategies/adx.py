@@ -14,6 +14,7 @@ import pandas as pd
 
 from simulator.errors import ConfigError
 from simulator.market.arrays import Market
+from simulator.numeric import zero_nan
 from strategies.base import BarView, as_param
 
 
@@ -52,6 +53,11 @@ class AdxTrend:
         """ADX, +DI and -DI for each distinct window on each traded instrument's last-trade bars."""
         from ta.trend import ADXIndicator
 
+        longest = int(self.window_.max())
+        if market.n_bars <= 2 * longest:
+            raise ConfigError(
+                f"adx window {longest} needs more than {2 * longest} bars; the market has {market.n_bars}"
+            )
         symbols = self.symbols or tuple(market.symbols[k] for k in market.perpetual_columns())
         self.columns_ = np.array([market.column(s) for s in symbols], dtype=np.intp)
         windows = np.unique(self.window_)
@@ -84,7 +90,7 @@ class AdxTrend:
         targets = np.zeros((self._n, self.n_instruments_))
         with np.errstate(invalid="ignore", divide="ignore"):
             qty = self.signal(view.t) * notional[:, None] / price
-        targets[:, self.columns_] = np.nan_to_num(qty)
+        targets[:, self.columns_] = zero_nan(qty)
         return targets
 
     def labels(self) -> list[str]:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.numeric import zero_nan
+
 
 @dataclass
 class Account:
@@ -38,7 +40,7 @@ class Account:
 
     def upnl(self, mark: np.ndarray) -> np.ndarray:
         """[S] unrealised PnL at ``mark`` ([N] or [S, N]; NaN marks count only where qty is 0)."""
-        return (self.qty * (np.nan_to_num(mark) - self.entry)).sum(axis=-1)
+        return (self.qty * (zero_nan(mark) - self.entry)).sum(axis=-1)
 
     def equity(self, mark: np.ndarray) -> np.ndarray:
         return self.wallet + self.upnl(mark)
@@ -54,14 +56,14 @@ def apply_trades(account: Account, dq: np.ndarray, price: np.ndarray) -> np.ndar
     new_qty = qty + dq
     reducing = (qty != 0) & (np.sign(dq) == -np.sign(qty))
     closed = np.where(reducing, np.sign(qty) * np.minimum(np.abs(dq), np.abs(qty)), 0.0)
-    realised = closed * (np.nan_to_num(price) - entry)
+    realised = closed * (zero_nan(price) - entry)
     same_side = (np.sign(new_qty) == np.sign(qty)) & (qty != 0)
     growing = same_side & (np.abs(new_qty) > np.abs(qty))
     with np.errstate(invalid="ignore", divide="ignore"):
         averaged = (qty * entry + dq * price) / new_qty
     new_entry = np.where(new_qty == 0, 0.0, np.where(same_side, np.where(growing, averaged, entry), price))
     account.qty = new_qty
-    account.entry = np.nan_to_num(new_entry)
+    account.entry = zero_nan(new_entry)
     pnl = realised.sum(axis=-1)
     account.realised += pnl
     account.wallet += pnl

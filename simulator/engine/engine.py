@@ -25,10 +25,13 @@ from simulator.engine.liquidation import apply_intrabar_liquidation
 from simulator.engine.recorder import Recorder
 from simulator.margin.base import Regime
 from simulator.market.arrays import Market
+from simulator.numeric import zero_nan
 from strategies.base import BarView, Strategy
 
 
-class Allocator(Protocol):
+class Allocates(Protocol):
+    """Turns strategy targets into traded targets (see ``simulator.allocator``)."""
+
     def allocate(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray: ...
 
 
@@ -53,7 +56,7 @@ def simulate(
     market: Market,
     regime: Regime,
     strategy: Strategy,
-    allocator: Allocator,
+    allocator: Allocates,
     wallet: float | np.ndarray,
     costs: Costs = Costs(),
     progress: Callable[[int], None] | None = None,
@@ -68,28 +71,33 @@ def simulate(
     bar_length = np.timedelta64(int(market.bar_seconds * 1000), "ms")
     expiring = {int(t): np.flatnonzero(market.expiry_bar == t) for t in np.unique(market.expiry_bar[market.expiry_bar >= 0])}
     target = np.zeros((n_configs, n_inst))
+    # prices with NaN (not listed) as 0, once: unlisted instruments are held in zero quantity
+    open_, mark_open, mark_low, mark_high, mark_close = (
+        zero_nan(getattr(market, name)) for name in ("open", "mark_open", "mark_low", "mark_high", "mark_close")
+    )
+    funding_rate = zero_nan(market.funding_rate)
 
     for t in range(market.n_bars):
         opened, closed = market.times[t], market.times[t] + bar_length
         listed = market.listed[t]
         # 1. fills at the open
-        apply_fills(account, target, market.open[t], market.mark_open[t], listed, taker_fee,
+        apply_fills(account, target, open_[t], mark_open[t], listed, taker_fee,
                     costs.slippage, regime, opened, t, log)
         apply_insurance(account)
         # 2. funding at mark
         due = market.funding_due[t] & (account.qty != 0)
         if due.any():
-            payment = np.where(due, account.qty * np.nan_to_num(market.mark_open[t] * market.funding_rate[t]), 0.0)
+            payment = np.where(due, account.qty * mark_open[t] * funding_rate[t], 0.0)
             apply_funding(account, payment.sum(axis=-1))
-            log.add_mask("funding", t, due, account.qty, market.mark_open[t], payment)
+            log.add_mask("funding", t, due, account.qty, mark_open[t], payment)
         # 3. intrabar risk on mark extremes
-        apply_intrabar_liquidation(account, regime, market.mark_low[t], market.mark_high[t], underlying_index,
+        apply_intrabar_liquidation(account, regime, mark_low[t], mark_high[t], underlying_index,
                                    opened, costs.clearance_fee, t, log)
         # 4. expiry settlement
         if t in expiring:
             _settle(account, market, expiring[t], t, log)
         # 5. mark to market
-        mark = market.mark_close[t]
+        mark = mark_close[t]
         upnl = account.upnl(mark)
         equity = account.wallet + upnl
         req = regime.requirements(account.qty, mark, closed)
@@ -98,7 +106,7 @@ def simulate(
             mur = np.where((req.im > 0) & (equity <= 0), np.inf, mur)
             buffer = np.where(req.mm > 0, equity / req.mm, np.inf)
         recorder.record(
-            t, account.qty * np.nan_to_num(mark),
+            t, account.qty * mark,
             equity=equity, wallet=account.wallet, upnl=upnl, im=req.im, mm=req.mm, mur=mur, buffer=buffer,
             free=equity - req.im, realised=account.realised, fees=account.fees, funding=account.funding,
             bankruptcy_loss=account.bankruptcy_loss, deposits=account.deposits,

@@ -12,6 +12,7 @@ import numpy as np
 from simulator.engine.account import Account, apply_fees, apply_trades
 from simulator.engine.events import EventLog
 from simulator.margin.base import Regime
+from simulator.numeric import zero_nan
 
 MIN_ORDER = 1e-12
 
@@ -35,7 +36,7 @@ def apply_fills(
     reduce, increase = split_order(account.qty, dq)
     if increase.any():
         equity = account.equity(mark)
-        price_full = np.nan_to_num(open_price) * (1 + slippage * np.sign(dq))
+        price_full = zero_nan(open_price) * (1 + slippage * np.sign(dq))
         fee_full = (taker_fee * np.abs(dq) * price_full).sum(axis=-1)
         im_reduced = regime.requirements(account.qty + reduce, mark, when).im
         im_full = regime.requirements(account.qty + dq, mark, when).im
@@ -50,7 +51,7 @@ def apply_fills(
         log.add("rejection", bar, np.flatnonzero(rejected), -1, amount=0.0, note="initial margin check")
         dq = reduce + scale[:, None] * increase
     traded = dq != 0
-    price = np.nan_to_num(open_price) * (1 + slippage * np.sign(dq))
+    price = zero_nan(open_price) * (1 + slippage * np.sign(dq))
     fee = taker_fee * np.abs(dq) * price
     apply_trades(account, dq, price)
     apply_fees(account, fee.sum(axis=-1))

@@ -15,6 +15,7 @@ import numpy as np
 from simulator.engine.account import Account, apply_fees, apply_insurance, apply_trades
 from simulator.engine.events import EventLog
 from simulator.margin.base import Regime
+from simulator.numeric import zero_nan
 
 
 def corner_prices(low: np.ndarray, high: np.ndarray, underlying_index: np.ndarray) -> np.ndarray:
@@ -34,7 +35,7 @@ def worst_corner(
     """Per book: (index of the corner with least equity - MM ``[S]``, that margin gap ``[S]``)."""
     s, n = account.qty.shape
     c = corners.shape[0]
-    prices = np.nan_to_num(corners)
+    prices = zero_nan(corners)
     equity = account.wallet[:, None] + account.qty @ prices.T - (account.qty * account.entry).sum(-1)[:, None]
     tiled_qty = np.broadcast_to(account.qty[None], (c, s, n)).reshape(c * s, n)
     tiled_prices = np.broadcast_to(prices[:, None, :], (c, s, n)).reshape(c * s, n)
@@ -57,7 +58,7 @@ def apply_intrabar_liquidation(
     breached = has_position & (gap < 0)
     if not breached.any():
         return breached
-    price = np.nan_to_num(corners[worst])  # [S, N]
+    price = zero_nan(corners[worst])  # [S, N]
     closing = np.where(breached[:, None], -account.qty, 0.0)
     liquidated = closing != 0
     apply_trades(account, closing, price)

@@ -18,6 +18,7 @@ from simulator.margin.base import Requirements
 from simulator.margin.brackets import BracketArrays, BracketBook
 from simulator.margin.liqprice import binance_liquidation_price
 from simulator.market.instruments import Instrument
+from simulator.numeric import zero_nan
 
 
 @dataclass(eq=False)
@@ -58,7 +59,7 @@ class TieredRegime:
         self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64
     ) -> tuple[np.ndarray, np.ndarray]:
         """(im_pos, mm_pos) ``[S, N]`` of each position alone."""
-        notional = np.abs(qty) * np.nan_to_num(mark)
+        notional = np.abs(qty) * zero_nan(mark)
         tiers = self.arrays_at(when)
         leverage = np.minimum(self.leverage, tiers.max_leverage_at(notional))
         return notional / leverage, tiers.maintenance(notional)
@@ -95,7 +96,7 @@ def cross_liquidation_prices(
 
     ``LP_n = (WB - TMM1 + UPNL1 + cum - s Q EP) / (Q MMR - s Q)`` with the bracket at the LP notional.
     """
-    mark = np.nan_to_num(np.broadcast_to(mark, np.shape(qty)))
+    mark = zero_nan(np.broadcast_to(mark, np.shape(qty)))
     mm_pos = tiers.maintenance(np.abs(qty) * mark)
     upnl_pos = qty * (mark - entry)
     others = (upnl_pos.sum(axis=-1, keepdims=True) - upnl_pos) - (mm_pos.sum(axis=-1, keepdims=True) - mm_pos)

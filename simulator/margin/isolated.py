@@ -14,6 +14,7 @@ import numpy as np
 from simulator.margin.brackets import BracketArrays
 from simulator.margin.cross import TieredRegime
 from simulator.margin.liqprice import binance_liquidation_price
+from simulator.numeric import zero_nan
 
 
 @dataclass(eq=False)
@@ -50,6 +51,6 @@ def isolated_breach(
     The adverse extreme is ``low`` for longs and ``high`` for shorts; the test is
     ``iso_wallet + qty (P - entry) < MM(|qty| P)``, the same condition as ``P`` crossing the LP.
     """
-    adverse = np.nan_to_num(np.where(qty > 0, low, high))
+    adverse = zero_nan(np.where(qty > 0, low, high))
     margin = iso_wallet + qty * (adverse - entry)
     return (qty != 0) & (margin < tiers.maintenance(np.abs(qty) * adverse))

@@ -37,6 +37,7 @@ from simulator.margin.scenarios import (
 )
 from simulator.margin.span import intercommodity_credit
 from simulator.market.instruments import Instrument
+from simulator.numeric import zero_nan
 
 CROSS_UNDERLYING = ("per_underlying", "correlated", "span")
 
@@ -168,12 +169,12 @@ class PortfolioRegime:
 
     def scenario_mm(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> np.ndarray:
         """``[S]`` the worst-loss part alone (price and basis terms, no add-ons or credits): subadditive."""
-        price, basis = self.scenarios(when).worst(qty * np.nan_to_num(mark))
+        price, basis = self.scenarios(when).worst(qty * zero_nan(mark))
         return price.sum(axis=-1) + basis.sum(axis=-1)
 
     def requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements:
         p = self.params_at(when)
-        signed = qty * np.nan_to_num(mark)
+        signed = qty * zero_nan(mark)
         price, basis = self.scenarios(when).worst(signed)
         long, short = np.maximum(signed, 0.0) @ self.member_, np.maximum(-signed, 0.0) @ self.member_
         gross = long + short

@@ -13,6 +13,7 @@ import numpy as np
 
 from simulator.margin.base import Regime
 from simulator.margin.brackets import BracketArrays
+from simulator.numeric import zero_nan
 
 BISECTION_STEPS = 40
 
@@ -29,7 +30,7 @@ def cross_partial_reduction(
     Step j caps each position's notional at the top of the tier j below its own (the last step closes
     all); the first step with ``equity - fee >= MM`` is kept. The loop is over tier steps (<= B).
     """
-    mark = np.nan_to_num(np.broadcast_to(mark, np.shape(qty)))
+    mark = zero_nan(np.broadcast_to(mark, np.shape(qty)))
     notional = np.abs(qty) * mark
     breach = equity < tiers.maintenance(notional).sum(axis=-1)
     current = (notional[..., None] >= tiers.floor).sum(axis=-1) - 1
@@ -65,7 +66,7 @@ def pm_partial_reduction(
     Bisection over ``f`` vectorised across books (IM is monotone in ``f``: the scenario part is
     positively homogeneous, the add-ons grow with size).
     """
-    gross = (np.abs(qty) * np.nan_to_num(mark)).sum(axis=-1)
+    gross = (np.abs(qty) * zero_nan(mark)).sum(axis=-1)
     breach = equity < regime.requirements(qty, mark, when).mm
 
     def slack(f: np.ndarray) -> np.ndarray:

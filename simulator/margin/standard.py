@@ -14,6 +14,7 @@ from simulator.errors import RegimeError
 from simulator.margin.base import Requirements
 from simulator.margin.presets import Preset
 from simulator.market.instruments import Instrument
+from simulator.numeric import zero_nan
 
 
 @dataclass(eq=False)
@@ -42,7 +43,7 @@ class SizeRateRegime:
     def requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements:
         im_base, im_slope, mm_base, mm_slope = self.rates_[self.preset.version_at(when)]
         size = np.abs(qty)
-        notional = size * np.nan_to_num(mark)
+        notional = size * zero_nan(mark)
         im_pos = notional * (im_base + im_slope * size)
         mm_pos = notional * (mm_base + mm_slope * size)
         return Requirements(im=im_pos.sum(axis=-1), mm=mm_pos.sum(axis=-1), im_pos=im_pos, mm_pos=mm_pos)

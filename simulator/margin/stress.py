@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.margin.base import Regime
+from simulator.numeric import zero_nan
 
 SCAN_POINTS = 32
 BISECTION_STEPS = 30
@@ -48,7 +49,7 @@ def shock_distance(
     directions) liquidates it.
     """
     s, n = np.shape(qty)
-    mark, entry = np.broadcast_to(np.nan_to_num(mark), (s, n)), np.broadcast_to(entry, (s, n))
+    mark, entry = np.broadcast_to(zero_nan(mark), (s, n)), np.broadcast_to(entry, (s, n))
     direction = np.broadcast_to(direction, (s, n))
     falls = np.max(-direction, axis=-1)
     top = np.where(falls > 0, 0.999 / np.maximum(falls, 1e-12), MAX_UP_SCALE)
@@ -89,7 +90,7 @@ def liquidation_prices(
 ) -> np.ndarray:
     """``[S, N]`` mark of each symbol at which the book liquidates, the others held (NaN: none or flat)."""
     s, n = np.shape(qty)
-    mark, entry = np.broadcast_to(np.nan_to_num(mark), (s, n)), np.broadcast_to(entry, (s, n))
+    mark, entry = np.broadcast_to(zero_nan(mark), (s, n)), np.broadcast_to(entry, (s, n))
     direction = -np.sign(qty)[:, :, None] * np.eye(n)[None, :, :]  # [S, N(symbol), N]
     scale = shock_distance(
         np.repeat(qty, n, axis=0),

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from simulator.allocator import MurCap
+from simulator.allocator import Allocator, MurCap
 from simulator.engine.engine import Costs, simulate
 from simulator.margin import make_regime
 from simulator.market.handmade import handmade_market
@@ -21,7 +21,7 @@ def run():
     )
     regime = make_regime("cross", market.instruments, leverage=20)
     strategy = Hold({"BTCUSDT": 2.0, "BTCUSDT_240105": -2.0})
-    return market, simulate(market, regime, strategy, MurCap(1.0), 10_000.0, Costs(slippage=0.001))
+    return market, simulate(market, regime, strategy, Allocator((MurCap(1.0),)), 10_000.0, Costs(slippage=0.001))
 
 
 def test_fills_fees_and_slippage(run):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from simulator.allocator import MurCap
+from simulator.allocator import Allocator, MurCap
 from simulator.engine.engine import Costs, simulate
 from simulator.margin import make_regime
 from simulator.market.handmade import handmade_market
@@ -14,7 +14,7 @@ def run_with_lows(lows: list[float], clearance_fee: float = 0.01):
     closes = [100.0] * len(lows)
     market = handmade_market({"BTCUSDT": closes}, mark_low={"BTCUSDT": lows})
     regime = make_regime("cross", market.instruments, leverage=20)
-    return simulate(market, regime, Hold({"BTCUSDT": 10.0}), MurCap(1.0), 100.0,
+    return simulate(market, regime, Hold({"BTCUSDT": 10.0}), Allocator((MurCap(1.0),)), 100.0,
                     Costs(slippage=0.0, clearance_fee=clearance_fee))
 
 

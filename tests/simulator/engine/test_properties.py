@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.allocator import MurCap
+from simulator.allocator import Allocator, MurCap
 from simulator.engine.engine import Costs, simulate
 from simulator.margin import make_regime
 from simulator.market.handmade import handmade_market
@@ -35,7 +35,7 @@ def run(paths, wick, targets, funding):
         mark_low={s: v * (1 - wick) for s, v in close.items()}, funding={"BTCUSDT": funding, "ETHUSDT": -funding},
     )
     regime = make_regime("cross", market.instruments, leverage=10)
-    return simulate(market, regime, Scripted(targets), MurCap(0.9), 1_000.0, Costs(0.0005, 0.01))
+    return simulate(market, regime, Scripted(targets), Allocator((MurCap(0.9),)), 1_000.0, Costs(0.0005, 0.01))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
