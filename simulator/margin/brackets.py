@@ -129,25 +129,45 @@ class BracketBook:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BracketArrays:
-    """Padded tier arrays ``[N, B]`` for vectorised lookup (padding floors are +inf)."""
+    """Padded tier arrays ``[N, B]`` for vectorised lookup (padding floors are +inf).
+
+    Lookups use one ``searchsorted`` over all instruments at once: instrument n's floors are shifted
+    by ``n x spacing`` into one ascending array, so a notional finds its tier without a ``[..., N, B]``
+    comparison (the shift keeps notional precise to about 1e-5 USDT).
+    """
 
     floor: np.ndarray
     mmr: np.ndarray
     cum: np.ndarray
     max_leverage: np.ndarray
 
+    def __post_init__(self) -> None:
+        n, b = self.floor.shape
+        finite = np.isfinite(self.floor)
+        top = float(self.floor[finite].max()) if finite.any() else 1.0
+        spacing = 10.0 ** np.ceil(np.log10(max(top, 1.0) * 4))
+        rows, cols = np.nonzero(finite)
+        object.__setattr__(self, "_spacing", spacing)
+        object.__setattr__(self, "_offsets", np.arange(n) * spacing)
+        object.__setattr__(self, "_keys", self.floor[rows, cols] + rows * spacing)
+        object.__setattr__(self, "_flat", rows * b + cols)
+
     def tier(self, notional: np.ndarray) -> np.ndarray:
         """Flat index into the ``[N, B]`` arrays of the tier holding ``notional[..., N]``."""
-        n, b = self.floor.shape
-        k = (notional[..., None] >= self.floor).sum(axis=-1) - 1
-        return np.arange(n) * b + np.maximum(k, 0)
+        key = np.minimum(notional, self._spacing / 2) + self._offsets  # type: ignore[attr-defined]
+        return self._flat[np.searchsorted(self._keys, key, side="right") - 1]  # type: ignore[attr-defined]
+
+    def lookup(self, notional: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(MM ``[..., N]`` = notional x MMR - cum, max leverage of the tier) from one tier search."""
+        k = self.tier(notional)
+        mm = np.maximum(notional * self.mmr.ravel()[k] - self.cum.ravel()[k], 0.0)
+        return mm, self.max_leverage.ravel()[k]
 
     def maintenance(self, notional: np.ndarray) -> np.ndarray:
         """MM per position ``[..., N]`` = notional x MMR - cum (zero for an empty position)."""
-        k = self.tier(notional)
-        return np.maximum(notional * self.mmr.ravel()[k] - self.cum.ravel()[k], 0.0)
+        return self.lookup(notional)[0]
 
     def max_leverage_at(self, notional: np.ndarray) -> np.ndarray:
         return self.max_leverage.ravel()[self.tier(notional)]

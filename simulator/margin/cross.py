@@ -60,9 +60,8 @@ class TieredRegime:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(im_pos, mm_pos) ``[S, N]`` of each position alone."""
         notional = np.abs(qty) * zero_nan(mark)
-        tiers = self.arrays_at(when)
-        leverage = np.minimum(self.leverage, tiers.max_leverage_at(notional))
-        return notional / leverage, tiers.maintenance(notional)
+        mm, max_leverage = self.arrays_at(when).lookup(notional)
+        return notional / np.minimum(self.leverage, max_leverage), mm
 
     def requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements:
         im_pos, mm_pos = self.position_requirements(qty, mark, when)
