@@ -17,6 +17,7 @@ import pandas as pd
 from simulator.allocator import Allocator, MurCap, RebalanceBand
 from simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig
 from simulator.engine.engine import Costs, Simulation, simulate
+from simulator.engine.policies import policy_for
 from simulator.errors import ConfigError
 from simulator.margin import make_regime
 from simulator.margin.base import Regime
@@ -73,6 +74,7 @@ class Run:
             return simulate(
                 self.market, self.regime, self.strategy, self.allocator, account.wallet,
                 Costs(slippage=account.slippage, clearance_fee=account.clearance_fee), progress,
+                policy_for(self.regime, account.liquidation),
             )
 
     def write(self, simulation: Simulation, out: str | Path) -> Path:

@@ -70,17 +70,24 @@ class AllocatorConfig:
 
 @dataclass(frozen=True, slots=True)
 class AccountConfig:
-    """Starting wallet (USDT) and frictions: slippage and clearance fee as fractions."""
+    """Starting wallet (USDT), frictions (slippage, clearance fee: fractions) and the liquidation mode.
+
+    ``liquidation = "partial"`` reduces a breaching account first (cross: a tier at a time; portfolio:
+    the whole book pro rata until IM is restored); ``"full"`` closes it. Isolated positions close in full.
+    """
 
     wallet: float = 100_000.0
     slippage: float = 0.0001
     clearance_fee: float = 0.005
+    liquidation: str = "full"
 
     def __post_init__(self) -> None:
         if not self.wallet > 0:
             raise ConfigError(f"account.wallet must be positive, got {self.wallet}")
         if not 0 <= self.slippage < 0.1 or not 0 <= self.clearance_fee < 0.5:
             raise ConfigError("account.slippage must be in [0, 0.1) and account.clearance_fee in [0, 0.5)")
+        if self.liquidation not in ("full", "partial"):
+            raise ConfigError(f"account.liquidation must be 'full' or 'partial', not {self.liquidation!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ class Account:
     fees: np.ndarray  # [S] trading and clearance fees paid
     funding: np.ndarray  # [S] funding paid (negative: received)
     bankruptcy_loss: np.ndarray  # [S] losses beyond equity, absorbed by the insurance fund
+    iso_wallet: np.ndarray  # [S, N] margin assigned to each position (isolated margin only)
 
     @classmethod
     def open(cls, wallet: np.ndarray, n_instruments: int) -> Account:
@@ -35,7 +36,7 @@ class Account:
         return cls(
             qty=np.zeros((s, n_instruments)), entry=np.zeros((s, n_instruments)), wallet=wallet,
             deposits=wallet.copy(), realised=zeros.copy(), fees=zeros.copy(), funding=zeros.copy(),
-            bankruptcy_loss=zeros.copy(),
+            bankruptcy_loss=zeros.copy(), iso_wallet=np.zeros((s, n_instruments)),
         )
 
     def upnl(self, mark: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import pandas as pd
 from simulator.engine.account import Account, apply_funding, apply_insurance, apply_trades
 from simulator.engine.events import EventLog
 from simulator.engine.fills import apply_fills
-from simulator.engine.liquidation import apply_intrabar_liquidation
+from simulator.engine.policies import LiquidationPolicy, policy_for
 from simulator.engine.recorder import Recorder
 from simulator.margin.base import Regime
 from simulator.market.arrays import Market
@@ -60,8 +60,13 @@ def simulate(
     wallet: float | np.ndarray,
     costs: Costs = Costs(),
     progress: Callable[[int], None] | None = None,
+    policy: LiquidationPolicy | None = None,
 ) -> Simulation:
-    """Replay ``market`` for ``strategy.n_configs`` books starting with ``wallet`` USDT each."""
+    """Replay ``market`` for ``strategy.n_configs`` books starting with ``wallet`` USDT each.
+
+    ``policy`` settles breaches (default: per position for isolated regimes, account-wide otherwise).
+    """
+    policy = policy if policy is not None else policy_for(regime)
     n_configs, n_inst = strategy.n_configs, len(market.instruments)
     account = Account.open(np.broadcast_to(np.asarray(wallet, dtype=float), (n_configs,)), n_inst)
     log, recorder = EventLog(), Recorder(market.n_bars, n_configs, n_inst)
@@ -81,18 +86,21 @@ def simulate(
         opened, closed = market.times[t], market.times[t] + bar_length
         listed = market.listed[t]
         # 1. fills at the open
-        apply_fills(account, target, open_[t], mark_open[t], listed, taker_fee,
-                    costs.slippage, regime, opened, t, log)
+        fills = apply_fills(account, target, open_[t], mark_open[t], listed, taker_fee,
+                            costs.slippage, regime, opened, t, log, policy.collateral(account, mark_open[t]))
+        if fills is not None:
+            policy.on_fill(account, fills.before, fills.price, fills.fee, regime, opened)
         apply_insurance(account)
         # 2. funding at mark
         due = market.funding_due[t] & (account.qty != 0)
         if due.any():
             payment = np.where(due, account.qty * mark_open[t] * funding_rate[t], 0.0)
             apply_funding(account, payment.sum(axis=-1))
+            policy.on_funding(account, payment)
             log.add_mask("funding", t, due, account.qty, mark_open[t], payment)
         # 3. intrabar risk on mark extremes
-        apply_intrabar_liquidation(account, regime, mark_low[t], mark_high[t], underlying_index,
-                                   opened, costs.clearance_fee, t, log)
+        policy.liquidate(account, regime, mark_low[t], mark_high[t], underlying_index,
+                         opened, costs.clearance_fee, t, log)
         # 4. expiry settlement
         if t in expiring:
             _settle(account, market, expiring[t], t, log)
@@ -134,5 +142,6 @@ def _settle(account: Account, market: Market, columns: np.ndarray, t: int, log: 
     if not held.any():
         return
     realised = apply_trades(account, closing, np.broadcast_to(settle_price, account.qty.shape))
+    account.iso_wallet[:, columns] = 0.0
     log.add_mask("expiry", t, held, closing, settle_price, realised, note="delivery settlement")
     apply_insurance(account)

@@ -83,4 +83,4 @@ class EventLog:
             "price": cols["price"][order],
             "amount": cols["amount"][order],
             "note": np.array(self._notes, dtype=object)[cols["note"][order].astype(np.int64)],
-        })
+        }).astype({"kind": "string", "symbol": "string", "note": "string"})  # same dtypes when empty

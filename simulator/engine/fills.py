@@ -7,6 +7,8 @@ book and the full order), or rejected when no new risk fits; every cut and rejec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simulator.engine.account import Account, apply_fees, apply_trades
@@ -27,15 +29,20 @@ def split_order(qty: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def apply_fills(
     account: Account, target: np.ndarray, open_price: np.ndarray, mark: np.ndarray, listed: np.ndarray,
     taker_fee: np.ndarray, slippage: float, regime: Regime, when: np.datetime64, bar: int, log: EventLog,
-) -> None:
-    """Move positions toward ``target[S, N]`` at ``open_price[N]`` (+ slippage against the order)."""
+    collateral: np.ndarray,
+) -> Fills | None:
+    """Move positions toward ``target[S, N]`` at ``open_price[N]`` (+ slippage against the order).
+
+    ``collateral[S]`` is what may back initial margin (equity, or the wallet under isolated margin).
+    """
     dq = np.where(listed, target - account.qty, 0.0)
     dq[np.abs(dq) < MIN_ORDER] = 0.0
     if not dq.any():
-        return
+        return None
+    before = account.qty
     reduce, increase = split_order(account.qty, dq)
     if increase.any():
-        equity = account.equity(mark)
+        equity = collateral
         price_full = zero_nan(open_price) * (1 + slippage * np.sign(dq))
         fee_full = (taker_fee * np.abs(dq) * price_full).sum(axis=-1)
         im_reduced = regime.requirements(account.qty + reduce, mark, when).im
@@ -56,3 +63,13 @@ def apply_fills(
     apply_trades(account, dq, price)
     apply_fees(account, fee.sum(axis=-1))
     log.add_mask("fill", bar, traded, dq, price, fee)
+    return Fills(before, price, fee)
+
+
+@dataclass(frozen=True)
+class Fills:
+    """What a bar's fills did: quantities before, fill prices and fees, all ``[S, N]``."""
+
+    before: np.ndarray
+    price: np.ndarray
+    fee: np.ndarray

@@ -1,9 +1,9 @@
-"""Intrabar liquidation for account-wide regimes (cross, portfolio): the 2^U corners of a mark bar.
+"""The 2^U corners of a mark bar, where account-wide regimes look for breaches.
 
 Within a bar each underlying's mark touches its low and its high, in an unknown order. For every
 combination of extremes (2^U points for U underlyings) the account's equity and maintenance margin are
-evaluated; if equity < MM at any corner, the account is liquidated at the worst corner's prices, a
-clearance fee is charged on the liquidated notional, and a loss beyond the wallet becomes bankruptcy loss.
+evaluated at once; the worst corner (least equity - MM) is where a breach is settled
+(``simulator.engine.policies``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import itertools
 
 import numpy as np
 
-from simulator.engine.account import Account, apply_fees, apply_insurance, apply_trades
-from simulator.engine.events import EventLog
+from simulator.engine.account import Account
 from simulator.margin.base import Regime
 from simulator.numeric import zero_nan
 
@@ -43,29 +42,3 @@ def worst_corner(
     gap = equity - mm
     worst = np.argmin(gap, axis=1)
     return worst, gap[np.arange(s), worst]
-
-
-def apply_intrabar_liquidation(
-    account: Account, regime: Regime, low: np.ndarray, high: np.ndarray, underlying_index: np.ndarray,
-    when: np.datetime64, clearance_fee: float, bar: int, log: EventLog,
-) -> np.ndarray:
-    """Liquidate every book whose equity falls below MM at some corner of this bar. Returns the mask ``[S]``."""
-    has_position = (account.qty != 0).any(axis=-1)
-    if not has_position.any():
-        return has_position
-    corners = corner_prices(low, high, underlying_index)
-    worst, gap = worst_corner(account, regime, corners, when)
-    breached = has_position & (gap < 0)
-    if not breached.any():
-        return breached
-    price = zero_nan(corners[worst])  # [S, N]
-    closing = np.where(breached[:, None], -account.qty, 0.0)
-    liquidated = closing != 0
-    apply_trades(account, closing, price)
-    fee = clearance_fee * np.abs(closing) * price
-    apply_fees(account, fee.sum(axis=-1))
-    log.add_mask("liquidation", bar, liquidated, -closing, price, fee, note="equity below MM at a mark corner")
-    covered = apply_insurance(account)
-    log.add("bankruptcy", bar, np.flatnonzero(covered > 0), -1, amount=covered[covered > 0],
-            note="loss beyond equity, covered by the insurance fund")
-    return breached

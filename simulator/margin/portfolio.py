@@ -37,7 +37,7 @@ from simulator.margin.scenarios import (
 )
 from simulator.margin.span import intercommodity_credit
 from simulator.market.instruments import Instrument
-from simulator.numeric import zero_nan
+from simulator.numeric import rows_at, zero_nan
 
 CROSS_UNDERLYING = ("per_underlying", "correlated", "span")
 
@@ -95,7 +95,7 @@ class PmParams:
         """OKX MR7: ``charge_rate x gross`` scaled by marginal multipliers (tax-bracket style)."""
         raw = self.charge_rate * gross
         widths = np.diff(np.append(self.charge_floors, np.inf))
-        return np.clip(raw[..., None] - self.charge_floors, 0.0, widths) @ self.charge_multipliers
+        return rows_at(np.clip(raw[..., None] - self.charge_floors, 0.0, widths), self.charge_multipliers[:, None])[..., 0]
 
 
 @dataclass(eq=False)
@@ -176,7 +176,7 @@ class PortfolioRegime:
         p = self.params_at(when)
         signed = qty * zero_nan(mark)
         price, basis = self.scenarios(when).worst(signed)
-        long, short = np.maximum(signed, 0.0) @ self.member_, np.maximum(-signed, 0.0) @ self.member_
+        long, short = rows_at(np.maximum(signed, 0.0), self.member_), rows_at(np.maximum(-signed, 0.0), self.member_)
         gross = long + short
         addons = basis + p.contingency_rate * gross + p.calendar_rate * np.minimum(long, short)
         floor = p.minimum_charge(gross)

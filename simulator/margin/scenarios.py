@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.market.instruments import Instrument
+from simulator.numeric import rows_at
 
 YEAR_DAYS = 365.25
 ELLIPSE_POINTS_2D = 256
@@ -36,7 +37,7 @@ class ScenarioSet:
         """Worst loss (>= 0) per group: ``([S, Gp], [S, Gb])`` from one product ``signed[S, N] @ R``."""
         _, gp, kp = self.price.shape
         _, gb, kb = self.basis.shape
-        pnl = signed @ self.matrix()
+        pnl = rows_at(signed, self.matrix())
         lead = pnl.shape[:-1]
         price = np.maximum(-pnl[..., : gp * kp].reshape(*lead, gp, kp).min(axis=-1, initial=0.0), 0.0)
         basis = np.maximum(-pnl[..., gp * kp :].reshape(*lead, gb, kb).min(axis=-1, initial=0.0), 0.0)

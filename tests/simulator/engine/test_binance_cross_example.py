@@ -5,7 +5,7 @@ import pytest
 
 from simulator.engine.account import Account
 from simulator.engine.events import EventLog
-from simulator.engine.liquidation import apply_intrabar_liquidation
+from simulator.engine.policies import AccountWide
 from simulator.margin.brackets import BracketBook, BracketTable
 from simulator.margin.cross import CrossRegime
 from simulator.market.instruments import instrument_for
@@ -66,6 +66,6 @@ def test_account_liquidates_below_the_published_btc_liquidation_price(regime, bt
     account.qty, account.entry = QTY.copy(), ENTRY.copy()
     log = EventLog()
     low, high = np.array([btc_low, MARK[1]]), np.array([MARK[0], MARK[1]])
-    hit = apply_intrabar_liquidation(account, regime, low, high, np.array([0, 1]), WHEN, 0.0, 0, log)
+    hit = AccountWide().liquidate(account, regime, low, high, np.array([0, 1]), WHEN, 0.0, 0, log)
     assert bool(hit[0]) is liquidated
     assert log.count("liquidation") == (2 if liquidated else 0)
