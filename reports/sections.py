@@ -200,6 +200,27 @@ def rom_chart(runs: Sequence[RunView]) -> str:
     )
 
 
+def shock_distance_chart(runs: Sequence[RunView]) -> str:
+    """Distance to liquidation: the multiple of the configured stress move that would liquidate the book."""
+
+    def distance(series: pd.DataFrame) -> pd.Series:
+        if "shock_distance" not in series:
+            return pd.Series(dtype=float)
+        return series["shock_distance"].replace([np.inf, -np.inf], np.nan).dropna()
+
+    configs = all_configs(runs)
+    fig = _line_chart(configs, distance, "multiple of the stress move")
+    fig.add_hline(y=1.0, line={"color": "#d92d20", "dash": "dash", "width": 1.5},
+                  annotation_text="the full stress move", annotation_position="top right")
+    shocks = sorted({f"{u} {m:+.0%}" for run in runs
+                     for u, m in run.folder.config.get("stress", {}).get("shocks", {}).items()})
+    note = (
+        f"Stress move: {', '.join(shocks) or 'none configured'}. Below 1.0 the book would not survive the "
+        "full move at that bar's close; a gap means no such move liquidates it (or the bar was not probed)."
+    )
+    return _section("shock", "Distance to liquidation under the stress move", figure_html(fig), note)
+
+
 def _price_figure(group: Sequence[RunView], color: Callable[[ConfigView], str]) -> go.Figure:
     """Mark close per symbol (one row per pair: perp and its quarterlies) with liquidations marked."""
     prices = group[0].prices
@@ -357,6 +378,7 @@ SECTIONS: tuple[Section, ...] = (
     equity_chart,
     mur_chart,
     rom_chart,
+    shock_distance_chart,
     price_chart,
     margin_by_regime,
     return_stats,

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from simulator.allocator import Allocator, MurCap, RebalanceBand
-from simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig
-from simulator.engine.engine import Costs, Simulation, simulate
+from simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig, StressConfig
+from simulator.engine.engine import Costs, ShockProbe, Simulation, simulate
 from simulator.engine.policies import policy_for
 from simulator.errors import ConfigError
 from simulator.margin import make_regime
@@ -74,7 +74,7 @@ class Run:
             return simulate(
                 self.market, self.regime, self.strategy, self.allocator, account.wallet,
                 Costs(slippage=account.slippage, clearance_fee=account.clearance_fee), progress,
-                policy_for(self.regime, account.liquidation),
+                policy_for(self.regime, account.liquidation), build_probe(self.config.stress, self.market),
             )
 
     def write(self, simulation: Simulation, out: str | Path) -> Path:
@@ -98,6 +98,17 @@ class Run:
                                 "allocator": self.allocator.describe()}
         return write_run(out, config=resolved, series=simulation.series, prices=prices,
                          events=simulation.events, summary=summary)
+
+
+def build_probe(config: StressConfig, market: Market) -> ShockProbe | None:
+    """The stress move per instrument (each takes its underlying's move; 0 for others)."""
+    unknown = sorted(set(config.shocks) - set(market.underlyings))
+    if unknown:
+        raise ConfigError.unknown("stress.shocks underlying", unknown[0], market.underlyings)
+    if not config.every:
+        return None
+    direction = np.array([config.shocks.get(i.underlying, 0.0) for i in market.instruments])
+    return ShockProbe(direction, config.every)
 
 
 def build_run(config: RunConfig, market: Market | None = None) -> Run:

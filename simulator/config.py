@@ -91,6 +91,24 @@ class AccountConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StressConfig:
+    """The joint adverse move whose distance to liquidation is recorded every ``every`` bars (0: never).
+
+    ``shocks`` maps underlyings to relative moves; the recorded distance is the smallest multiple of
+    that move (1.0 = the full shock) that would liquidate the book at the bar's close.
+    """
+
+    shocks: Mapping[str, float] = field(default_factory=lambda: {"BTC": -0.30, "ETH": -0.35})
+    every: int = 24
+
+    def __post_init__(self) -> None:
+        if self.every < 0:
+            raise ConfigError(f"stress.every must be >= 0 (0 turns the probe off), got {self.every}")
+        if any(not -1 < move < 10 or move == 0 for move in self.shocks.values()):
+            raise ConfigError(f"stress.shocks moves must be non-zero and above -100%, got {dict(self.shocks)}")
+
+
+@dataclass(frozen=True, slots=True)
 class RunConfig:
     name: str = "run"
     market: MarketConfig = field(default_factory=MarketConfig)
@@ -98,6 +116,7 @@ class RunConfig:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     allocator: AllocatorConfig = field(default_factory=AllocatorConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
+    stress: StressConfig = field(default_factory=StressConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -154,4 +173,5 @@ _NESTED: dict[tuple[type, str], type] = {
     (RunConfig, "strategy"): StrategyConfig,
     (RunConfig, "allocator"): AllocatorConfig,
     (RunConfig, "account"): AccountConfig,
+    (RunConfig, "stress"): StressConfig,
 }

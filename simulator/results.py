@@ -3,7 +3,8 @@
 A run folder holds
 - ``config.json``   the fully resolved run config (what ran, with defaults filled in);
 - ``series.parquet`` one row per bar and config: ``time, config, equity, wallet, upnl, im, mm, mur, buffer,
-  free, realised, fees, funding, bankruptcy_loss, deposits`` and ``notional:{symbol}`` per instrument
+  free, realised, fees, funding, bankruptcy_loss, deposits, shock_distance`` (the multiple of the
+  configured stress move that would liquidate the book; NaN on bars not probed) and ``notional:{symbol}`` per instrument
   (signed, at mark);
 - ``prices.parquet`` one row per bar: ``time`` and ``mark:{symbol}`` (mark close, NaN when not listed);
 - ``events.parquet`` one row per event: ``time, config, kind, symbol, qty, price, amount, note``;
@@ -28,7 +29,7 @@ FILES = ("config.json", "series.parquet", "prices.parquet", "events.parquet", "s
 EVENT_KINDS = ("fill", "funding", "liquidation", "bankruptcy", "expiry", "cut", "rejection")
 SERIES_COLUMNS = (
     "equity", "wallet", "upnl", "im", "mm", "mur", "buffer", "free",
-    "realised", "fees", "funding", "bankruptcy_loss", "deposits",
+    "realised", "fees", "funding", "bankruptcy_loss", "deposits", "shock_distance",
 )
 
 

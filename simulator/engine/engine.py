@@ -24,6 +24,7 @@ from simulator.engine.fills import apply_fills
 from simulator.engine.policies import LiquidationPolicy, policy_for
 from simulator.engine.recorder import Recorder
 from simulator.margin.base import Regime
+from simulator.margin.stress import shock_distance
 from simulator.market.arrays import Market
 from simulator.numeric import zero_nan
 from strategies.base import BarView, Strategy
@@ -41,6 +42,14 @@ class Costs:
 
     slippage: float = 0.0001
     clearance_fee: float = 0.005
+
+
+@dataclass(frozen=True)
+class ShockProbe:
+    """Record, every ``every`` bars, the smallest multiple of the joint move ``direction[N]`` that liquidates."""
+
+    direction: np.ndarray
+    every: int = 24
 
 
 @dataclass
@@ -61,6 +70,7 @@ def simulate(
     costs: Costs = Costs(),
     progress: Callable[[int], None] | None = None,
     policy: LiquidationPolicy | None = None,
+    probe: ShockProbe | None = None,
 ) -> Simulation:
     """Replay ``market`` for ``strategy.n_configs`` books starting with ``wallet`` USDT each.
 
@@ -113,11 +123,15 @@ def simulate(
             mur = np.where(req.im > 0, req.im / np.where(equity > 0, equity, np.nan), 0.0)
             mur = np.where((req.im > 0) & (equity <= 0), np.inf, mur)
             buffer = np.where(req.mm > 0, equity / req.mm, np.inf)
+        distance = np.full(n_configs, np.nan)
+        if probe is not None and probe.every and t % probe.every == 0:
+            distance = shock_distance(account.qty, account.entry, account.wallet, mark, regime, closed,
+                                      probe.direction)
         recorder.record(
             t, account.qty * mark,
             equity=equity, wallet=account.wallet, upnl=upnl, im=req.im, mm=req.mm, mur=mur, buffer=buffer,
             free=equity - req.im, realised=account.realised, fees=account.fees, funding=account.funding,
-            bankruptcy_loss=account.bankruptcy_loss, deposits=account.deposits,
+            bankruptcy_loss=account.bankruptcy_loss, deposits=account.deposits, shock_distance=distance,
         )
         # 6. decide and allocate for the next open
         if t + 1 < market.n_bars:

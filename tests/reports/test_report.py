@@ -85,7 +85,8 @@ def test_page_is_self_contained_with_one_plotly_js(page):
     assert not EXTERNAL.search(page)
     assert "@import" not in page and "fonts.googleapis" not in page
     assert page.count(get_plotlyjs()[:300]) == 1
-    assert page.count('class="plotly-graph-div"') == 5  # equity, MUR, ROM, one price chart, margin by regime
+    # equity, MUR, ROM, distance to liquidation, one price chart, margin by regime
+    assert page.count('class="plotly-graph-div"') == 6
 
 
 def test_user_text_is_escaped(page):

@@ -57,7 +57,7 @@ def test_every_figure_renders(chromium, report, tmp_path, network):
     result = run_chromium(chromium, report, tmp_path / "profile", *network, "--dump-dom")
     assert result.returncode == 0, result.stderr[-2000:]
     figures = report.read_text(encoding="utf-8").count('class="plotly-graph-div"')
-    assert figures == 5
+    assert figures == 6
     rendered = RENDERED_FIGURE.findall(result.stdout)  # plotly adds js-plotly-plot once it has drawn
     assert len(rendered) == figures
     assert result.stdout.count('<svg class="main-svg"') >= figures
