@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulator.config import MarketConfig
 
 DEMO_EPILOG = """\
 what it writes (in --out, default ./pmsim-out):
@@ -18,7 +22,7 @@ what it writes (in --out, default ./pmsim-out):
 examples:
   pmsim demo
   pmsim demo --out /tmp/demo --seed 11
-  pmsim demo --data ~/binance-cache        # replay real history instead of the synthetic market
+  pmsim demo --data ../shared/data --start 2024-01-01 --end 2024-06-30   # real history instead
 """
 
 RUN_EPILOG = """\
@@ -41,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--out", type=Path, default=Path("pmsim-out"), help="output folder (default: %(default)s)")
     demo.add_argument("--seed", type=_non_negative_int, default=7, help="synthetic market seed (default: %(default)s)")
     demo.add_argument("--bars", type=_positive_int, default=8760, help="hourly bars to simulate (default: one year)")
-    _add_data_option(demo)
+    _add_history_options(demo)
     demo.set_defaults(handler=_demo)
 
     run = subparsers.add_parser(
@@ -52,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("config", type=Path, help="TOML config file")
     run.add_argument("--out", type=Path, help="run folder (default: runs/<config name>)")
     run.add_argument("--report", action="store_true", help="also write <out>/report.html")
-    _add_data_option(run)
+    _add_history_options(run)
     run.set_defaults(handler=_run)
 
     report = subparsers.add_parser(
@@ -78,22 +82,26 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _add_data_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data", type=Path, metavar="DIR",
-        help="replay Binance history from a pmsim cache or an import folder instead of the synthetic market",
-    )
+def _add_history_options(parser: argparse.ArgumentParser) -> None:
+    from simulator.data.cli import add_data_option
+
+    add_data_option(parser)
+    parser.add_argument("--start", help="with --data: first bar (e.g. 2024-01-01; default: the config's or 2024-01-01)")
+    parser.add_argument("--end", help="with --data: last bar, inclusive (default: the config's or 2024-12-31)")
 
 
-def _market_config(args: argparse.Namespace, base: object | None = None):  # noqa: ANN202
+def _market_config(args: argparse.Namespace, base: MarketConfig | None = None) -> MarketConfig:
+    """The market a command runs on: the synthetic one, or history when ``--data`` is given."""
     from dataclasses import replace
 
     from simulator.config import MarketConfig
 
-    market = base if base is not None else MarketConfig(seed=getattr(args, "seed", 7), bars=getattr(args, "bars", 8760))
-    if args.data is not None:
-        market = replace(market, kind="history", data=str(args.data), start=None)  # type: ignore[arg-type]
-    return market
+    market = base or MarketConfig(seed=getattr(args, "seed", 7), bars=getattr(args, "bars", 8760))
+    if args.data is None:
+        return market
+    start = args.start or (market.start if base is not None and base.kind == "history" else "2024-01-01")
+    end = args.end or (market.end if base is not None and base.kind == "history" else "2024-12-31")
+    return replace(market, kind="history", data=str(args.data), start=start, end=end)
 
 
 def _progress(total: int, label: str):  # noqa: ANN202
