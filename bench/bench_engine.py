@@ -52,9 +52,11 @@ def main() -> None:
             batch = measure(market, regime, 1024)
             per_bar_one = market.n_bars / one
             per_bar_batch = market.n_bars * 1024 / batch
-            print(f"{regime:10s} S=1: {per_bar_one:9,.0f} bars/s ({one:6.2f} s)   "
-                  f"S=1024: {per_bar_batch:12,.0f} bar-configs/s ({batch:6.2f} s)   "
-                  f"batch speed-up {per_bar_batch / per_bar_one:6.1f}x")
+            print(
+                f"{regime:10s} S=1: {per_bar_one:9,.0f} bars/s ({one:6.2f} s)   "
+                f"S=1024: {per_bar_batch:12,.0f} bar-configs/s ({batch:6.2f} s)   "
+                f"batch speed-up {per_bar_batch / per_bar_one:6.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -210,10 +210,19 @@ def shock_distance_chart(runs: Sequence[RunView]) -> str:
 
     configs = all_configs(runs)
     fig = _line_chart(configs, distance, "multiple of the stress move")
-    fig.add_hline(y=1.0, line={"color": "#d92d20", "dash": "dash", "width": 1.5},
-                  annotation_text="the full stress move", annotation_position="top right")
-    shocks = sorted({f"{u} {m:+.0%}" for run in runs
-                     for u, m in run.folder.config.get("stress", {}).get("shocks", {}).items()})
+    fig.add_hline(
+        y=1.0,
+        line={"color": "#d92d20", "dash": "dash", "width": 1.5},
+        annotation_text="the full stress move",
+        annotation_position="top right",
+    )
+    shocks = sorted(
+        {
+            f"{u} {m:+.0%}"
+            for run in runs
+            for u, m in run.folder.config.get("stress", {}).get("shocks", {}).items()
+        }
+    )
     note = (
         f"Stress move: {', '.join(shocks) or 'none configured'}. Below 1.0 the book would not survive the "
         "full move at that bar's close; a gap means no such move liquidates it (or the bar was not probed)."

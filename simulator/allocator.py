@@ -22,7 +22,9 @@ from strategies.base import BarView
 
 
 class Rule(Protocol):
-    def apply(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray: ...
+    def apply(
+        self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
+    ) -> np.ndarray: ...
 
     def describe(self) -> dict[str, object]: ...
 
@@ -37,7 +39,9 @@ class RebalanceBand:
         if not 0 <= self.band < 1:
             raise ConfigError(f"allocator.rebalance_band must be in [0, 1), got {self.band}")
 
-    def apply(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray:
+    def apply(
+        self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
+    ) -> np.ndarray:
         qty = view.qty
         close = (np.sign(targets) == np.sign(qty)) & (np.abs(targets - qty) <= self.band * np.abs(qty))
         return np.where(close, qty, targets)
@@ -56,7 +60,9 @@ class MurCap:
         if not 0 < self.mur_cap <= 1:
             raise ConfigError(f"allocator.mur_cap must be in (0, 1], got {self.mur_cap}")
 
-    def apply(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray:
+    def apply(
+        self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
+    ) -> np.ndarray:
         mark = view.mark_close[-1]
         im = regime.requirements(targets, mark, view.time).im
         limit = self.mur_cap * np.maximum(view.equity, 0.0)
@@ -76,7 +82,9 @@ class Allocator:
 
     rules: tuple[Rule, ...] = (RebalanceBand(), MurCap())
 
-    def allocate(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray:
+    def allocate(
+        self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
+    ) -> np.ndarray:
         for rule in self.rules:
             targets = rule.apply(targets, view, regime, bar, log)
         return targets

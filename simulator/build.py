@@ -72,9 +72,15 @@ class Run:
         # the per-bar matrices are small: a threaded BLAS only adds contention (measured in bench/)
         with threadpool_limits(limits=1, user_api="blas"):
             return simulate(
-                self.market, self.regime, self.strategy, self.allocator, account.wallet,
-                Costs(slippage=account.slippage, clearance_fee=account.clearance_fee), progress,
-                policy_for(self.regime, account.liquidation), build_probe(self.config.stress, self.market),
+                self.market,
+                self.regime,
+                self.strategy,
+                self.allocator,
+                account.wallet,
+                Costs(slippage=account.slippage, clearance_fee=account.clearance_fee),
+                progress,
+                policy_for(self.regime, account.liquidation),
+                build_probe(self.config.stress, self.market),
             )
 
     def write(self, simulation: Simulation, out: str | Path) -> Path:
@@ -86,18 +92,33 @@ class Run:
             prices[f"mark:{symbol}"] = market.mark_close[:, k]
         summary: dict[str, Any] = {
             "name": self.config.name,
-            "market": {"source": market.source, "symbols": list(market.symbols), "notes": list(market.notes),
-                       "start": str(market.times[0]), "end": str(market.times[-1]), "bars": market.n_bars},
+            "market": {
+                "source": market.source,
+                "symbols": list(market.symbols),
+                "notes": list(market.notes),
+                "start": str(market.times[0]),
+                "end": str(market.times[-1]),
+                "bars": market.n_bars,
+            },
             "regime": self.regime.describe(),
             "strategy": self.strategy.describe(),
             "labels": self.strategy.labels(),
             "configs": summarise(simulation.series, simulation.events, market.bar_seconds),
         }
         resolved = self.config.to_dict()
-        resolved["resolved"] = {"regime": summary["regime"], "strategy": summary["strategy"],
-                                "allocator": self.allocator.describe()}
-        return write_run(out, config=resolved, series=simulation.series, prices=prices,
-                         events=simulation.events, summary=summary)
+        resolved["resolved"] = {
+            "regime": summary["regime"],
+            "strategy": summary["strategy"],
+            "allocator": self.allocator.describe(),
+        }
+        return write_run(
+            out,
+            config=resolved,
+            series=simulation.series,
+            prices=prices,
+            events=simulation.events,
+            summary=summary,
+        )
 
 
 def build_probe(config: StressConfig, market: Market) -> ShockProbe | None:

@@ -37,21 +37,31 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
-        "demo", help="run two books on the bundled market and write an HTML report",
+        "demo",
+        help="run two books on the bundled market and write an HTML report",
         description="Run an ADX trend book and a leveraged hold book under cross margin on the bundled "
-                    "synthetic market (calibrated to Binance history), write their run folders and a report.",
-        epilog=DEMO_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "synthetic market (calibrated to Binance history), write their run folders and a report.",
+        epilog=DEMO_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--out", type=Path, default=Path("pmsim-out"), help="output folder (default: %(default)s)")
-    demo.add_argument("--seed", type=_non_negative_int, default=7, help="synthetic market seed (default: %(default)s)")
-    demo.add_argument("--bars", type=_positive_int, default=8760, help="hourly bars to simulate (default: one year)")
+    demo.add_argument(
+        "--out", type=Path, default=Path("pmsim-out"), help="output folder (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--seed", type=_non_negative_int, default=7, help="synthetic market seed (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--bars", type=_positive_int, default=8760, help="hourly bars to simulate (default: one year)"
+    )
     _add_history_options(demo)
     demo.set_defaults(handler=_demo)
 
     run = subparsers.add_parser(
-        "run", help="run a book described by a TOML config file",
+        "run",
+        help="run a book described by a TOML config file",
         description="Run the book a TOML config describes and write its run folder.",
-        epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("config", type=Path, help="TOML config file")
     run.add_argument("--out", type=Path, help="run folder (default: runs/<config name>)")
@@ -60,11 +70,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=_run)
 
     report = subparsers.add_parser(
-        "report", help="build one HTML report from run folders",
+        "report",
+        help="build one HTML report from run folders",
         description="Compare run folders side by side in one self-contained HTML page.",
     )
-    report.add_argument("runs", type=Path, nargs="+", help="run folders written by `pmsim run` or `pmsim demo`")
-    report.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file (default: %(default)s)")
+    report.add_argument(
+        "runs", type=Path, nargs="+", help="run folders written by `pmsim run` or `pmsim demo`"
+    )
+    report.add_argument(
+        "--out", type=Path, default=Path("report.html"), help="HTML file (default: %(default)s)"
+    )
     report.set_defaults(handler=_report)
 
 
@@ -86,8 +101,12 @@ def _add_history_options(parser: argparse.ArgumentParser) -> None:
     from simulator.data.cli import add_data_option
 
     add_data_option(parser)
-    parser.add_argument("--start", help="with --data: first bar (e.g. 2024-01-01; default: the config's or 2024-01-01)")
-    parser.add_argument("--end", help="with --data: last bar, inclusive (default: the config's or 2024-12-31)")
+    parser.add_argument(
+        "--start", help="with --data: first bar (e.g. 2024-01-01; default: the config's or 2024-01-01)"
+    )
+    parser.add_argument(
+        "--end", help="with --data: last bar, inclusive (default: the config's or 2024-12-31)"
+    )
 
 
 def _market_config(args: argparse.Namespace, base: MarketConfig | None = None) -> MarketConfig:

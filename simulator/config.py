@@ -32,7 +32,9 @@ class MarketConfig:
         if self.kind not in ("synthetic", "history"):
             raise ConfigError(f"market.kind must be 'synthetic' or 'history', not {self.kind!r}")
         if self.kind == "history" and not self.data:
-            raise ConfigError("market.data is required when market.kind = 'history' (a cache or import folder)")
+            raise ConfigError(
+                "market.data is required when market.kind = 'history' (a cache or import folder)"
+            )
         if self.bars < 2:
             raise ConfigError(f"market.bars must be at least 2, got {self.bars}")
 
@@ -105,7 +107,9 @@ class StressConfig:
         if self.every < 0:
             raise ConfigError(f"stress.every must be >= 0 (0 turns the probe off), got {self.every}")
         if any(not -1 < move < 10 or move == 0 for move in self.shocks.values()):
-            raise ConfigError(f"stress.shocks moves must be non-zero and above -100%, got {dict(self.shocks)}")
+            raise ConfigError(
+                f"stress.shocks moves must be non-zero and above -100%, got {dict(self.shocks)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

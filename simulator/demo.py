@@ -13,13 +13,21 @@ HOLD_LEVERAGES = (2.0, 5.0, 10.0)
 def demo_configs(market: Market, market_config: MarketConfig) -> list[RunConfig]:
     """ADX over 1, 2 and 4 days of hourly bars in lockstep; BTC+ETH longs at 2x, 5x and 10x (half each)."""
     regime = RegimeConfig(name="cross", params={"leverage": 20.0})
-    adx = StrategyConfig(name="adx", params={
-        "window": [24, 48, 96], "threshold": [25.0, 25.0, 25.0], "fraction": [0.5, 0.5, 0.5],
-        "leverage": [3.0, 3.0, 3.0], "symbols": ("BTCUSDT", "ETHUSDT"),
-    })
+    adx = StrategyConfig(
+        name="adx",
+        params={
+            "window": [24, 48, 96],
+            "threshold": [25.0, 25.0, 25.0],
+            "fraction": [0.5, 0.5, 0.5],
+            "leverage": [3.0, 3.0, 3.0],
+            "symbols": ("BTCUSDT", "ETHUSDT"),
+        },
+    )
     btc, eth = first_price(market, "BTCUSDT"), first_price(market, "ETHUSDT")
-    books = [{"BTCUSDT": round(lev * WALLET / 2 / btc, 6), "ETHUSDT": round(lev * WALLET / 2 / eth, 6)}
-             for lev in HOLD_LEVERAGES]
+    books = [
+        {"BTCUSDT": round(lev * WALLET / 2 / btc, 6), "ETHUSDT": round(lev * WALLET / 2 / eth, 6)}
+        for lev in HOLD_LEVERAGES
+    ]
     hold = StrategyConfig(name="hold", params={"positions": books})
     from simulator.config import AccountConfig
 

@@ -28,8 +28,20 @@ from simulator.errors import RunError
 FILES = ("config.json", "series.parquet", "prices.parquet", "events.parquet", "summary.json")
 EVENT_KINDS = ("fill", "funding", "liquidation", "bankruptcy", "expiry", "cut", "rejection")
 SERIES_COLUMNS = (
-    "equity", "wallet", "upnl", "im", "mm", "mur", "buffer", "free",
-    "realised", "fees", "funding", "bankruptcy_loss", "deposits", "shock_distance",
+    "equity",
+    "wallet",
+    "upnl",
+    "im",
+    "mm",
+    "mur",
+    "buffer",
+    "free",
+    "realised",
+    "fees",
+    "funding",
+    "bankruptcy_loss",
+    "deposits",
+    "shock_distance",
 )
 
 
@@ -95,7 +107,9 @@ def read_run(path: str | Path) -> RunFolder:
     path = Path(path)
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
-        raise RunError(f"{path} is not a complete run folder (missing {', '.join(missing)}); run `pmsim demo` first")
+        raise RunError(
+            f"{path} is not a complete run folder (missing {', '.join(missing)}); run `pmsim demo` first"
+        )
     try:
         return RunFolder(
             path=path,

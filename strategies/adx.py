@@ -36,7 +36,9 @@ class AdxTrend:
     def __post_init__(self) -> None:
         sizes = {np.size(v) for v in (self.window, self.threshold, self.fraction, self.leverage)} - {1}
         if len(sizes) > 1:
-            raise ConfigError(f"adx parameters must have one length (or be scalars), got lengths {sorted(sizes)}")
+            raise ConfigError(
+                f"adx parameters must have one length (or be scalars), got lengths {sorted(sizes)}"
+            )
         self._n = sizes.pop() if sizes else 1
         self.window_ = as_param(self.window, self._n, "window").astype(int)
         self.threshold_ = as_param(self.threshold, self._n, "threshold")
@@ -65,10 +67,16 @@ class AdxTrend:
         adx, plus, minus = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         for w, window in enumerate(windows):
             for j, col in enumerate(self.columns_):
-                frame = pd.DataFrame({
-                    "high": market.high[:, col], "low": market.low[:, col], "close": market.close[:, col],
-                })
-                ind = ADXIndicator(frame["high"], frame["low"], frame["close"], window=int(window), fillna=True)
+                frame = pd.DataFrame(
+                    {
+                        "high": market.high[:, col],
+                        "low": market.low[:, col],
+                        "close": market.close[:, col],
+                    }
+                )
+                ind = ADXIndicator(
+                    frame["high"], frame["low"], frame["close"], window=int(window), fillna=True
+                )
                 adx[w, :, j] = ind.adx().to_numpy()
                 plus[w, :, j] = ind.adx_pos().to_numpy()
                 minus[w, :, j] = ind.adx_neg().to_numpy()
@@ -101,6 +109,10 @@ class AdxTrend:
 
     def describe(self) -> dict[str, object]:
         return {
-            "name": self.name, "window": self.window_.tolist(), "threshold": self.threshold_.tolist(),
-            "fraction": self.fraction_.tolist(), "leverage": self.leverage_.tolist(), "symbols": list(self.symbols),
+            "name": self.name,
+            "window": self.window_.tolist(),
+            "threshold": self.threshold_.tolist(),
+            "fraction": self.fraction_.tolist(),
+            "leverage": self.leverage_.tolist(),
+            "symbols": list(self.symbols),
         }

@@ -33,8 +33,15 @@ class BarView:
     def at(cls, market: Market, t: int, equity: np.ndarray, qty: np.ndarray) -> BarView:
         qty_view = qty.view()
         qty_view.flags.writeable = False
-        return cls(t, market.times[t], market.close[: t + 1], market.mark_close[: t + 1],
-                   market.listed[t], equity.copy(), qty_view)
+        return cls(
+            t,
+            market.times[t],
+            market.close[: t + 1],
+            market.mark_close[: t + 1],
+            market.listed[t],
+            equity.copy(),
+            qty_view,
+        )
 
 
 @runtime_checkable

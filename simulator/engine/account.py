@@ -34,9 +34,15 @@ class Account:
         s = len(wallet)
         zeros = np.zeros(s)
         return cls(
-            qty=np.zeros((s, n_instruments)), entry=np.zeros((s, n_instruments)), wallet=wallet,
-            deposits=wallet.copy(), realised=zeros.copy(), fees=zeros.copy(), funding=zeros.copy(),
-            bankruptcy_loss=zeros.copy(), iso_wallet=np.zeros((s, n_instruments)),
+            qty=np.zeros((s, n_instruments)),
+            entry=np.zeros((s, n_instruments)),
+            wallet=wallet,
+            deposits=wallet.copy(),
+            realised=zeros.copy(),
+            fees=zeros.copy(),
+            funding=zeros.copy(),
+            bankruptcy_loss=zeros.copy(),
+            iso_wallet=np.zeros((s, n_instruments)),
         )
 
     def upnl(self, mark: np.ndarray) -> np.ndarray:

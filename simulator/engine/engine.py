@@ -33,7 +33,9 @@ from strategies.base import BarView, Strategy
 class Allocates(Protocol):
     """Turns strategy targets into traded targets (see ``simulator.allocator``)."""
 
-    def allocate(self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog) -> np.ndarray: ...
+    def allocate(
+        self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
+    ) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,15 @@ def simulate(
     taker_fee = np.array([i.taker_fee for i in market.instruments])
     underlying_index = market.underlying_index
     bar_length = np.timedelta64(int(market.bar_seconds * 1000), "ms")
-    expiring = {int(t): np.flatnonzero(market.expiry_bar == t) for t in np.unique(market.expiry_bar[market.expiry_bar >= 0])}
+    expiring = {
+        int(t): np.flatnonzero(market.expiry_bar == t)
+        for t in np.unique(market.expiry_bar[market.expiry_bar >= 0])
+    }
     target = np.zeros((n_configs, n_inst))
     # prices with NaN (not listed) as 0, once: unlisted instruments are held in zero quantity
     open_, mark_open, mark_low, mark_high, mark_close = (
-        zero_nan(getattr(market, name)) for name in ("open", "mark_open", "mark_low", "mark_high", "mark_close")
+        zero_nan(getattr(market, name))
+        for name in ("open", "mark_open", "mark_low", "mark_high", "mark_close")
     )
     funding_rate = zero_nan(market.funding_rate)
 
@@ -96,8 +102,20 @@ def simulate(
         opened, closed = market.times[t], market.times[t] + bar_length
         listed = market.listed[t]
         # 1. fills at the open
-        fills = apply_fills(account, target, open_[t], mark_open[t], listed, taker_fee,
-                            costs.slippage, regime, opened, t, log, policy.collateral(account, mark_open[t]))
+        fills = apply_fills(
+            account,
+            target,
+            open_[t],
+            mark_open[t],
+            listed,
+            taker_fee,
+            costs.slippage,
+            regime,
+            opened,
+            t,
+            log,
+            policy.collateral(account, mark_open[t]),
+        )
         if fills is not None:
             policy.on_fill(account, fills.before, fills.price, fills.fee, regime, opened)
         apply_insurance(account)
@@ -109,8 +127,9 @@ def simulate(
             policy.on_funding(account, payment)
             log.add_mask("funding", t, due, account.qty, mark_open[t], payment)
         # 3. intrabar risk on mark extremes
-        policy.liquidate(account, regime, mark_low[t], mark_high[t], underlying_index,
-                         opened, costs.clearance_fee, t, log)
+        policy.liquidate(
+            account, regime, mark_low[t], mark_high[t], underlying_index, opened, costs.clearance_fee, t, log
+        )
         # 4. expiry settlement
         if t in expiring:
             _settle(account, market, expiring[t], t, log)
@@ -125,13 +144,26 @@ def simulate(
             buffer = np.where(req.mm > 0, equity / req.mm, np.inf)
         distance = np.full(n_configs, np.nan)
         if probe is not None and probe.every and t % probe.every == 0:
-            distance = shock_distance(account.qty, account.entry, account.wallet, mark, regime, closed,
-                                      probe.direction)
+            distance = shock_distance(
+                account.qty, account.entry, account.wallet, mark, regime, closed, probe.direction
+            )
         recorder.record(
-            t, account.qty * mark,
-            equity=equity, wallet=account.wallet, upnl=upnl, im=req.im, mm=req.mm, mur=mur, buffer=buffer,
-            free=equity - req.im, realised=account.realised, fees=account.fees, funding=account.funding,
-            bankruptcy_loss=account.bankruptcy_loss, deposits=account.deposits, shock_distance=distance,
+            t,
+            account.qty * mark,
+            equity=equity,
+            wallet=account.wallet,
+            upnl=upnl,
+            im=req.im,
+            mm=req.mm,
+            mur=mur,
+            buffer=buffer,
+            free=equity - req.im,
+            realised=account.realised,
+            fees=account.fees,
+            funding=account.funding,
+            bankruptcy_loss=account.bankruptcy_loss,
+            deposits=account.deposits,
+            shock_distance=distance,
         )
         # 6. decide and allocate for the next open
         if t + 1 < market.n_bars:
@@ -141,7 +173,9 @@ def simulate(
         if progress is not None:
             progress(1)
 
-    return Simulation(recorder.series(market.times, market.symbols), log.table(market.times, market.symbols), account)
+    return Simulation(
+        recorder.series(market.times, market.symbols), log.table(market.times, market.symbols), account
+    )
 
 
 def _settle(account: Account, market: Market, columns: np.ndarray, t: int, log: EventLog) -> None:

@@ -28,26 +28,44 @@ class EventLog:
         return self._notes.index(note)
 
     def add(
-        self, kind: str, bar: int, config: np.ndarray, column: np.ndarray | int,
-        qty: np.ndarray | float = np.nan, price: np.ndarray | float = np.nan,
-        amount: np.ndarray | float = np.nan, note: str = "",
+        self,
+        kind: str,
+        bar: int,
+        config: np.ndarray,
+        column: np.ndarray | int,
+        qty: np.ndarray | float = np.nan,
+        price: np.ndarray | float = np.nan,
+        amount: np.ndarray | float = np.nan,
+        note: str = "",
     ) -> None:
         """Record one event per entry of ``config`` (arrays broadcast together)."""
         config = np.asarray(config, dtype=np.int64)
         if config.size == 0:
             return
         shape = config.shape
-        self._chunks.append((
-            np.full(shape, bar, dtype=np.int64), config, np.full(shape, KIND_CODE[kind], dtype=np.int8),
-            np.broadcast_to(np.asarray(column, dtype=np.int64), shape).copy(),
-            np.broadcast_to(np.asarray(qty, dtype=float), shape).copy(),
-            np.broadcast_to(np.asarray(price, dtype=float), shape).copy(),
-            np.broadcast_to(np.asarray(amount, dtype=float), shape).copy(),
-            np.full(shape, self._note_code(note), dtype=np.int32),
-        ))
+        self._chunks.append(
+            (
+                np.full(shape, bar, dtype=np.int64),
+                config,
+                np.full(shape, KIND_CODE[kind], dtype=np.int8),
+                np.broadcast_to(np.asarray(column, dtype=np.int64), shape).copy(),
+                np.broadcast_to(np.asarray(qty, dtype=float), shape).copy(),
+                np.broadcast_to(np.asarray(price, dtype=float), shape).copy(),
+                np.broadcast_to(np.asarray(amount, dtype=float), shape).copy(),
+                np.full(shape, self._note_code(note), dtype=np.int32),
+            )
+        )
 
-    def add_mask(self, kind: str, bar: int, mask: np.ndarray, qty: np.ndarray, price: np.ndarray,
-                 amount: np.ndarray, note: str = "") -> None:
+    def add_mask(
+        self,
+        kind: str,
+        bar: int,
+        mask: np.ndarray,
+        qty: np.ndarray,
+        price: np.ndarray,
+        amount: np.ndarray,
+        note: str = "",
+    ) -> None:
         """Record an event for every True entry of ``mask[S, N]``; value arrays are ``[S, N]`` or ``[N]``."""
         s, n = np.nonzero(mask)
         if s.size == 0:
@@ -74,13 +92,15 @@ class EventLog:
         bar = cols["bar"][order].astype(np.int64)
         column = cols["column"][order].astype(np.int64)
         symbol_table = np.array([*symbols, ""], dtype=object)
-        return pd.DataFrame({
-            "time": pd.to_datetime(np.asarray(times)[bar], utc=True),
-            "config": cols["config"][order].astype(np.int64),
-            "kind": np.array(EVENT_KINDS, dtype=object)[cols["kind"][order].astype(np.int64)],
-            "symbol": symbol_table[np.where(column < 0, len(symbols), column)],
-            "qty": cols["qty"][order],
-            "price": cols["price"][order],
-            "amount": cols["amount"][order],
-            "note": np.array(self._notes, dtype=object)[cols["note"][order].astype(np.int64)],
-        }).astype({"kind": "string", "symbol": "string", "note": "string"})  # same dtypes when empty
+        return pd.DataFrame(
+            {
+                "time": pd.to_datetime(np.asarray(times)[bar], utc=True),
+                "config": cols["config"][order].astype(np.int64),
+                "kind": np.array(EVENT_KINDS, dtype=object)[cols["kind"][order].astype(np.int64)],
+                "symbol": symbol_table[np.where(column < 0, len(symbols), column)],
+                "qty": cols["qty"][order],
+                "price": cols["price"][order],
+                "amount": cols["amount"][order],
+                "note": np.array(self._notes, dtype=object)[cols["note"][order].astype(np.int64)],
+            }
+        ).astype({"kind": "string", "symbol": "string", "note": "string"})  # same dtypes when empty

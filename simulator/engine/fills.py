@@ -27,8 +27,17 @@ def split_order(qty: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def apply_fills(
-    account: Account, target: np.ndarray, open_price: np.ndarray, mark: np.ndarray, listed: np.ndarray,
-    taker_fee: np.ndarray, slippage: float, regime: Regime, when: np.datetime64, bar: int, log: EventLog,
+    account: Account,
+    target: np.ndarray,
+    open_price: np.ndarray,
+    mark: np.ndarray,
+    listed: np.ndarray,
+    taker_fee: np.ndarray,
+    slippage: float,
+    regime: Regime,
+    when: np.datetime64,
+    bar: int,
+    log: EventLog,
     collateral: np.ndarray,
 ) -> Fills | None:
     """Move positions toward ``target[S, N]`` at ``open_price[N]`` (+ slippage against the order).

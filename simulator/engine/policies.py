@@ -33,18 +33,41 @@ class LiquidationPolicy(Protocol):
         """[S] what new initial margin may use: equity (account-wide) or the wallet (isolated)."""
         ...
 
-    def on_fill(self, account: Account, before: np.ndarray, price: np.ndarray, fee: np.ndarray,
-                regime: Regime, when: np.datetime64) -> None: ...
+    def on_fill(
+        self,
+        account: Account,
+        before: np.ndarray,
+        price: np.ndarray,
+        fee: np.ndarray,
+        regime: Regime,
+        when: np.datetime64,
+    ) -> None: ...
 
     def on_funding(self, account: Account, payment: np.ndarray) -> None: ...
 
-    def liquidate(self, account: Account, regime: Regime, low: np.ndarray, high: np.ndarray,
-                  underlying_index: np.ndarray, when: np.datetime64, clearance_fee: float, bar: int,
-                  log: EventLog) -> np.ndarray: ...
+    def liquidate(
+        self,
+        account: Account,
+        regime: Regime,
+        low: np.ndarray,
+        high: np.ndarray,
+        underlying_index: np.ndarray,
+        when: np.datetime64,
+        clearance_fee: float,
+        bar: int,
+        log: EventLog,
+    ) -> np.ndarray: ...
 
 
-def _close_at(account: Account, closing: np.ndarray, price: np.ndarray, clearance_fee: float, bar: int,
-              log: EventLog, note: str) -> np.ndarray:
+def _close_at(
+    account: Account,
+    closing: np.ndarray,
+    price: np.ndarray,
+    clearance_fee: float,
+    bar: int,
+    log: EventLog,
+    note: str,
+) -> np.ndarray:
     """Trade ``closing[S, N]`` at ``price[S, N]``, charge the clearance fee, record; returns the fee [S, N]."""
     apply_trades(account, closing, price)
     fee = clearance_fee * np.abs(closing) * price
@@ -55,8 +78,14 @@ def _close_at(account: Account, closing: np.ndarray, price: np.ndarray, clearanc
 
 def _record_bankruptcy(account: Account, covered: np.ndarray, bar: int, log: EventLog) -> None:
     hit = covered > 0
-    log.add("bankruptcy", bar, np.flatnonzero(hit), -1, amount=covered[hit],
-            note="loss beyond the margin, covered by the insurance fund")
+    log.add(
+        "bankruptcy",
+        bar,
+        np.flatnonzero(hit),
+        -1,
+        amount=covered[hit],
+        note="loss beyond the margin, covered by the insurance fund",
+    )
 
 
 @dataclass(frozen=True)
@@ -73,16 +102,32 @@ class AccountWide:
         """Unrealised PnL backs new positions in cross and portfolio margin."""
         return account.equity(mark)
 
-    def on_fill(self, account: Account, before: np.ndarray, price: np.ndarray, fee: np.ndarray,
-                regime: Regime, when: np.datetime64) -> None:
+    def on_fill(
+        self,
+        account: Account,
+        before: np.ndarray,
+        price: np.ndarray,
+        fee: np.ndarray,
+        regime: Regime,
+        when: np.datetime64,
+    ) -> None:
         """Account-wide margin keeps no per-position state."""
 
     def on_funding(self, account: Account, payment: np.ndarray) -> None:
         """Account-wide margin keeps no per-position state."""
 
-    def liquidate(self, account: Account, regime: Regime, low: np.ndarray, high: np.ndarray,
-                  underlying_index: np.ndarray, when: np.datetime64, clearance_fee: float, bar: int,
-                  log: EventLog) -> np.ndarray:
+    def liquidate(
+        self,
+        account: Account,
+        regime: Regime,
+        low: np.ndarray,
+        high: np.ndarray,
+        underlying_index: np.ndarray,
+        when: np.datetime64,
+        clearance_fee: float,
+        bar: int,
+        log: EventLog,
+    ) -> np.ndarray:
         has_position = (account.qty != 0).any(axis=-1)
         if not has_position.any():
             return has_position
@@ -97,14 +142,27 @@ class AccountWide:
             equity = account.equity(price)
             target = self._reduced(account.qty, price, equity, regime, when, clearance_fee)
         closing = np.where(breached[:, None], target - account.qty, 0.0)
-        _close_at(account, closing, price, clearance_fee, bar, log,
-                  note=f"{self.mode} liquidation: equity below MM at a mark corner")
+        _close_at(
+            account,
+            closing,
+            price,
+            clearance_fee,
+            bar,
+            log,
+            note=f"{self.mode} liquidation: equity below MM at a mark corner",
+        )
         _record_bankruptcy(account, apply_insurance(account), bar, log)
         return breached
 
     @staticmethod
-    def _reduced(qty: np.ndarray, price: np.ndarray, equity: np.ndarray, regime: Regime,
-                 when: np.datetime64, fee_rate: float) -> np.ndarray:
+    def _reduced(
+        qty: np.ndarray,
+        price: np.ndarray,
+        equity: np.ndarray,
+        regime: Regime,
+        when: np.datetime64,
+        fee_rate: float,
+    ) -> np.ndarray:
         """Quantities after a partial liquidation: tier steps under brackets, a pro-rata cut otherwise."""
         if isinstance(regime, TieredRegime):
             return cross_partial_reduction(qty, price, equity, regime.arrays_at(when), fee_rate)
@@ -119,8 +177,15 @@ class PerPosition:
         """Isolated margin is assigned from the wallet; unrealised PnL of isolated positions backs nothing."""
         return account.wallet.copy()
 
-    def on_fill(self, account: Account, before: np.ndarray, price: np.ndarray, fee: np.ndarray,
-                regime: Regime, when: np.datetime64) -> None:
+    def on_fill(
+        self,
+        account: Account,
+        before: np.ndarray,
+        price: np.ndarray,
+        fee: np.ndarray,
+        regime: Regime,
+        when: np.datetime64,
+    ) -> None:
         """Release margin pro rata on reductions, top up to the IM of the enlarged position, pay its fees."""
         after = account.qty
         im_before, _ = _position_im(regime, before, price, when)
@@ -134,9 +199,18 @@ class PerPosition:
     def on_funding(self, account: Account, payment: np.ndarray) -> None:
         account.iso_wallet = np.where(account.qty != 0, account.iso_wallet - payment, account.iso_wallet)
 
-    def liquidate(self, account: Account, regime: Regime, low: np.ndarray, high: np.ndarray,
-                  underlying_index: np.ndarray, when: np.datetime64, clearance_fee: float, bar: int,
-                  log: EventLog) -> np.ndarray:
+    def liquidate(
+        self,
+        account: Account,
+        regime: Regime,
+        low: np.ndarray,
+        high: np.ndarray,
+        underlying_index: np.ndarray,
+        when: np.datetime64,
+        clearance_fee: float,
+        bar: int,
+        log: EventLog,
+    ) -> np.ndarray:
         if not isinstance(regime, TieredRegime):
             raise ConfigError("per-position (isolated) liquidation needs a bracket regime such as 'isolated'")
         qty = account.qty
@@ -147,8 +221,15 @@ class PerPosition:
         # the position's loss stops at its isolated wallet: what it loses beyond is the insurance fund's
         remaining = account.iso_wallet + qty * (price - account.entry) - clearance_fee * np.abs(qty) * price
         covered = np.where(breach, np.maximum(-remaining, 0.0), 0.0).sum(axis=-1)
-        _close_at(account, np.where(breach, -qty, 0.0), price, clearance_fee, bar, log,
-                  note="isolated position below its maintenance margin")
+        _close_at(
+            account,
+            np.where(breach, -qty, 0.0),
+            price,
+            clearance_fee,
+            bar,
+            log,
+            note="isolated position below its maintenance margin",
+        )
         account.iso_wallet = np.where(breach, 0.0, account.iso_wallet)
         account.wallet += covered
         account.bankruptcy_loss += covered
@@ -158,10 +239,13 @@ class PerPosition:
         return breach.any(axis=-1)
 
 
-def _position_im(regime: Regime, qty: np.ndarray, price: np.ndarray, when: np.datetime64
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _position_im(
+    regime: Regime, qty: np.ndarray, price: np.ndarray, when: np.datetime64
+) -> tuple[np.ndarray, np.ndarray]:
     req = regime.requirements(qty, price, when)
-    assert req.im_pos is not None and req.mm_pos is not None, "isolated margin needs per-position requirements"
+    assert req.im_pos is not None and req.mm_pos is not None, (
+        "isolated margin needs per-position requirements"
+    )
     return req.im_pos, req.mm_pos
 
 

@@ -44,7 +44,10 @@ def _standard(instruments: tuple[Instrument, ...], preset: str = "deribit", **pa
 
 
 _REGISTRY: dict[str, RegimeFactory] = {
-    "cross": _cross, "isolated": _isolated, "portfolio": _portfolio, "standard": _standard,
+    "cross": _cross,
+    "isolated": _isolated,
+    "portfolio": _portfolio,
+    "standard": _standard,
 }
 REGIMES: Mapping[str, RegimeFactory] = MappingProxyType(_REGISTRY)
 
@@ -62,7 +65,19 @@ def make_regime(name: str | Regime, instruments: tuple[Instrument, ...], **param
 
 
 __all__ = [
-    "REGIMES", "BracketBook", "CrossRegime", "IsolatedRegime", "PortfolioRegime", "Regime", "Requirements",
-    "SizeRateRegime", "cross_liquidation_prices", "cross_partial_reduction", "isolated_breach",
-    "isolated_liquidation_price", "make_regime", "pm_partial_reduction", "shock_distance",
+    "REGIMES",
+    "BracketBook",
+    "CrossRegime",
+    "IsolatedRegime",
+    "PortfolioRegime",
+    "Regime",
+    "Requirements",
+    "SizeRateRegime",
+    "cross_liquidation_prices",
+    "cross_partial_reduction",
+    "isolated_breach",
+    "isolated_liquidation_price",
+    "make_regime",
+    "pm_partial_reduction",
+    "shock_distance",
 ]

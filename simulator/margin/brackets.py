@@ -124,7 +124,9 @@ class BracketBook:
             return out
 
         return BracketArrays(
-            floor=pad("floor", np.inf), mmr=pad("mmr", 1.0), cum=pad("cum", 0.0),
+            floor=pad("floor", np.inf),
+            mmr=pad("mmr", 1.0),
+            cum=pad("cum", 0.0),
             max_leverage=pad("max_leverage", 1.0),
         )
 

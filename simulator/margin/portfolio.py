@@ -95,7 +95,9 @@ class PmParams:
         """OKX MR7: ``charge_rate x gross`` scaled by marginal multipliers (tax-bracket style)."""
         raw = self.charge_rate * gross
         widths = np.diff(np.append(self.charge_floors, np.inf))
-        return rows_at(np.clip(raw[..., None] - self.charge_floors, 0.0, widths), self.charge_multipliers[:, None])[..., 0]
+        return rows_at(
+            np.clip(raw[..., None] - self.charge_floors, 0.0, widths), self.charge_multipliers[:, None]
+        )[..., 0]
 
 
 @dataclass(eq=False)
@@ -176,7 +178,10 @@ class PortfolioRegime:
         p = self.params_at(when)
         signed = qty * zero_nan(mark)
         price, basis = self.scenarios(when).worst(signed)
-        long, short = rows_at(np.maximum(signed, 0.0), self.member_), rows_at(np.maximum(-signed, 0.0), self.member_)
+        long, short = (
+            rows_at(np.maximum(signed, 0.0), self.member_),
+            rows_at(np.maximum(-signed, 0.0), self.member_),
+        )
         gross = long + short
         addons = basis + p.contingency_rate * gross + p.calendar_rate * np.minimum(long, short)
         floor = p.minimum_charge(gross)

@@ -66,8 +66,20 @@ def handmade_market(
                 expiry_bar[n] = before[-1]
     settle = np.array([(settlement or {}).get(s, np.nan) for s in symbols])
     return Market(
-        times=times, instruments=instruments, open=opens, high=highs, low=lows, close=closes,
-        mark_open=opens.copy(), mark_high=field(mark_high, highs), mark_low=field(mark_low, lows),
-        mark_close=closes.copy(), funding_rate=np.where(funding_due, rates, 0.0), funding_due=funding_due,
-        listed=listed, settlement=settle, expiry_bar=expiry_bar, source="handmade",
+        times=times,
+        instruments=instruments,
+        open=opens,
+        high=highs,
+        low=lows,
+        close=closes,
+        mark_open=opens.copy(),
+        mark_high=field(mark_high, highs),
+        mark_low=field(mark_low, lows),
+        mark_close=closes.copy(),
+        funding_rate=np.where(funding_due, rates, 0.0),
+        funding_due=funding_due,
+        listed=listed,
+        settlement=settle,
+        expiry_bar=expiry_bar,
+        source="handmade",
     )

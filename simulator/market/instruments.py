@@ -37,7 +37,9 @@ class Instrument:
 
     def __post_init__(self) -> None:
         if self.kind not in ("perpetual", "dated"):
-            raise ConfigError(f"instrument {self.symbol}: kind must be 'perpetual' or 'dated', not {self.kind!r}")
+            raise ConfigError(
+                f"instrument {self.symbol}: kind must be 'perpetual' or 'dated', not {self.kind!r}"
+            )
         if (self.kind == "dated") != (self.expiry is not None):
             raise ConfigError(f"instrument {self.symbol}: a dated future needs an expiry, a perpetual none")
 
@@ -91,7 +93,9 @@ def parse_symbol(symbol: str) -> tuple[str, str, np.datetime64 | None]:
         return pair, underlying, None
     yymmdd = match.group("date")
     try:
-        delivery = np.datetime64(f"20{yymmdd[:2]}-{yymmdd[2:4]}-{yymmdd[4:]}T{DELIVERY_HOUR_UTC:02d}:00", "ms")
+        delivery = np.datetime64(
+            f"20{yymmdd[:2]}-{yymmdd[2:4]}-{yymmdd[4:]}T{DELIVERY_HOUR_UTC:02d}:00", "ms"
+        )
     except ValueError as exc:
         raise ConfigError(f"unknown symbol {symbol!r}: {yymmdd} is not a date (YYMMDD)") from exc
     return pair, underlying, delivery

@@ -244,8 +244,10 @@ def _jumps(rng: np.random.Generator, p: Params, bars: int) -> np.ndarray:
     # driftless (otherwise the asymmetry alone sinks the median path by about 20 % a year).
     mean_size = np.exp(p.jump_log_mean + p.jump_log_std**2 / 2)
     expected = (
-        p.jump_common_rate * (1 - 2 * p.jump_down.mean()) + p.jump_idio_rate * (1 - 2 * p.jump_down)
-    ) * mean_size / HOURS_PER_YEAR
+        (p.jump_common_rate * (1 - 2 * p.jump_down.mean()) + p.jump_idio_rate * (1 - 2 * p.jump_down))
+        * mean_size
+        / HOURS_PER_YEAR
+    )
     return jumps - expected
 
 

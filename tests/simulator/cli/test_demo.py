@@ -25,14 +25,28 @@ def digest(folder):
 def test_writes_run_folders_and_report(demo, capsys):
     for run in ("adx", "hold"):
         assert sorted(p.name for p in (demo / run).iterdir()) == [
-            "config.json", "events.parquet", "prices.parquet", "series.parquet", "summary.json"]
+            "config.json",
+            "events.parquet",
+            "prices.parquet",
+            "series.parquet",
+            "summary.json",
+        ]
         series = pd.read_parquet(demo / run / "series.parquet")
         assert len(series) == int(BARS) * 3  # three books per run
     summary = json.loads((demo / "adx" / "summary.json").read_text())
     assert summary["market"]["source"].startswith("synthetic (seed 7")
     assert len(summary["configs"]) == len(summary["labels"]) == 3
-    for key in ("final_equity", "net_pnl", "rom", "max_mur", "min_buffer", "liquidations", "bankruptcy_loss",
-                "fees", "funding"):
+    for key in (
+        "final_equity",
+        "net_pnl",
+        "rom",
+        "max_mur",
+        "min_buffer",
+        "liquidations",
+        "bankruptcy_loss",
+        "fees",
+        "funding",
+    ):
         assert key in summary["configs"][0]
 
 
@@ -56,7 +70,9 @@ def test_other_seed_other_market(demo, tmp_path):
     assert digest(demo / "hold")["prices.parquet"] != digest(other / "hold")["prices.parquet"]
 
 
-@pytest.mark.parametrize("argv", [["demo", "--bars", "0"], ["demo", "--seed", "-1"], ["demo", "--nope"], ["frobnicate"]])
+@pytest.mark.parametrize(
+    "argv", [["demo", "--bars", "0"], ["demo", "--seed", "-1"], ["demo", "--nope"], ["frobnicate"]]
+)
 def test_bad_options_exit_2_with_one_line(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)

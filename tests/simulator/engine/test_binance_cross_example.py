@@ -15,16 +15,36 @@ WHEN = np.datetime64("2021-06-01", "ms")
 
 def table(group, tiers):
     arr = np.array(tiers, dtype=float)
-    return BracketTable(group, np.datetime64("2021-01-01", "ms"), arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3],
-                        arr[:, 4], "Binance FAQ example era (margin-rules.md §1.2)")
+    return BracketTable(
+        group,
+        np.datetime64("2021-01-01", "ms"),
+        arr[:, 0],
+        arr[:, 1],
+        arr[:, 2],
+        arr[:, 3],
+        arr[:, 4],
+        "Binance FAQ example era (margin-rules.md §1.2)",
+    )
 
 
 # BTCUSDT ~mid-2021 and ETHUSDT of the example's era (margin-rules.md §1.2), [floor, cap, lev, mmr, cum]
-BTC_2021 = [[0, 5e4, 125, .004, 0], [5e4, 2.5e5, 100, .005, 50], [2.5e5, 1e6, 50, .01, 1300],
-            [1e6, 5e6, 20, .025, 16300], [5e6, 2e7, 10, .05, 141300], [2e7, 5e7, 5, .10, 1141300]]
-ETH_2021 = [[0, 1e4, 100, .005, 0], [1e4, 1e5, 75, .0065, 15], [1e5, 5e5, 50, .01, 365],
-            [5e5, 1e6, 25, .02, 5365], [1e6, 2e6, 10, .05, 35365], [2e6, 5e6, 5, .10, 135365],
-            [5e6, 1e7, 4, .125, 260365]]
+BTC_2021 = [
+    [0, 5e4, 125, 0.004, 0],
+    [5e4, 2.5e5, 100, 0.005, 50],
+    [2.5e5, 1e6, 50, 0.01, 1300],
+    [1e6, 5e6, 20, 0.025, 16300],
+    [5e6, 2e7, 10, 0.05, 141300],
+    [2e7, 5e7, 5, 0.10, 1141300],
+]
+ETH_2021 = [
+    [0, 1e4, 100, 0.005, 0],
+    [1e4, 1e5, 75, 0.0065, 15],
+    [1e5, 5e5, 50, 0.01, 365],
+    [5e5, 1e6, 25, 0.02, 5365],
+    [1e6, 2e6, 10, 0.05, 35365],
+    [2e6, 5e6, 5, 0.10, 135365],
+    [5e6, 1e7, 4, 0.125, 260365],
+]
 
 QTY = np.array([[109.488, 3683.979]])
 ENTRY = np.array([[32481.98, 1456.84]])
@@ -43,8 +63,9 @@ def test_maintenance_margin_per_position(regime):
     req = regime.requirements(QTY, MARK, WHEN)
     # BTC: 109.488 x 31,967.27 = 3,500,032.458 in the 1M-5M tier: x 2.5% - 16,300
     # ETH: 3,683.979 x 1,335.18 = 4,918,775.081 in the 2M-5M tier: x 10% - 135,365
-    assert req.mm_pos[0].tolist() == pytest.approx([3_500_032.458 * 0.025 - 16_300, 4_918_775.081 * 0.10 - 135_365],
-                                                   abs=1e-2)
+    assert req.mm_pos[0].tolist() == pytest.approx(
+        [3_500_032.458 * 0.025 - 16_300, 4_918_775.081 * 0.10 - 135_365], abs=1e-2
+    )
     assert req.mm_pos[0, 0] == pytest.approx(71_200.81144, abs=1e-3)
     assert req.mm_pos[0, 1] == pytest.approx(356_512.508, abs=1e-3)
     assert req.mm[0] == pytest.approx(427_713.32, abs=1e-2)

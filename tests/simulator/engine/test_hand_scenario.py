@@ -16,12 +16,16 @@ def run():
     # the end of bar 3.
     market = handmade_market(
         {"BTCUSDT": [100, 102, 104, 103], "BTCUSDT_240105": [101, 103, 104.5, 103.2]},
-        start="2024-01-04T00:00", bar_hours=8, funding={"BTCUSDT": 0.0001},
+        start="2024-01-04T00:00",
+        bar_hours=8,
+        funding={"BTCUSDT": 0.0001},
         settlement={"BTCUSDT_240105": 103.0},
     )
     regime = make_regime("cross", market.instruments, leverage=20)
     strategy = Hold({"BTCUSDT": 2.0, "BTCUSDT_240105": -2.0})
-    return market, simulate(market, regime, strategy, Allocator((MurCap(1.0),)), 10_000.0, Costs(slippage=0.001))
+    return market, simulate(
+        market, regime, strategy, Allocator((MurCap(1.0),)), 10_000.0, Costs(slippage=0.001)
+    )
 
 
 def test_fills_fees_and_slippage(run):
@@ -38,13 +42,25 @@ def test_wallet_equity_and_margin_by_hand(run):
     _, sim = run
     s = sim.series
     fees = 0.0005 * 2 * 100.1 + 0.0005 * 2 * 100.899
-    funding = [0.0, 2 * 100 * 0.0001, 2 * 100 * 0.0001 + 2 * 102 * 0.0001,
-               2 * 100 * 0.0001 + 2 * 102 * 0.0001 + 2 * 104 * 0.0001]
+    funding = [
+        0.0,
+        2 * 100 * 0.0001,
+        2 * 100 * 0.0001 + 2 * 102 * 0.0001,
+        2 * 100 * 0.0001 + 2 * 102 * 0.0001 + 2 * 104 * 0.0001,
+    ]
     settle_pnl = -2 * (103.0 - 100.899)
-    wallet = [10_000.0, 10_000 - fees - funding[1], 10_000 - fees - funding[2],
-              10_000 - fees - funding[3] + settle_pnl]
-    upnl = [0.0, 2 * (102 - 100.1) - 2 * (103 - 100.899), 2 * (104 - 100.1) - 2 * (104.5 - 100.899),
-            2 * (103 - 100.1)]
+    wallet = [
+        10_000.0,
+        10_000 - fees - funding[1],
+        10_000 - fees - funding[2],
+        10_000 - fees - funding[3] + settle_pnl,
+    ]
+    upnl = [
+        0.0,
+        2 * (102 - 100.1) - 2 * (103 - 100.899),
+        2 * (104 - 100.1) - 2 * (104.5 - 100.899),
+        2 * (103 - 100.1),
+    ]
     assert s.wallet.tolist() == pytest.approx(wallet, abs=1e-9)
     assert s.upnl.tolist() == pytest.approx(upnl, abs=1e-9)
     assert s.equity.tolist() == pytest.approx(np.add(wallet, upnl).tolist(), abs=1e-9)

@@ -11,13 +11,20 @@ from strategies import Hold
 
 
 def test_20x_long_liquidated_on_march_12_2020_in_the_bar_the_mark_low_crosses(data_dir):
-    market = load_market(data_dir, symbols=("BTCUSDT",), quarterlies=False,
-                         start="2020-03-11T23:00", end="2020-03-13T23:00")
+    market = load_market(
+        data_dir, symbols=("BTCUSDT",), quarterlies=False, start="2020-03-11T23:00", end="2020-03-13T23:00"
+    )
     assert market.source.startswith("historical (Binance)")
     regime = make_regime("isolated", market.instruments, leverage=20)
     # decided at the close of 23:00, filled at the 00:00 open; no fee or slippage so the hand formula holds
-    sim = simulate(market, regime, Hold({"BTCUSDT": 0.1}), Allocator((MurCap(1.0),)), 1_000.0,
-                   Costs(slippage=0.0, clearance_fee=0.0))
+    sim = simulate(
+        market,
+        regime,
+        Hold({"BTCUSDT": 0.1}),
+        Allocator((MurCap(1.0),)),
+        1_000.0,
+        Costs(slippage=0.0, clearance_fee=0.0),
+    )
 
     opened = int(np.searchsorted(market.times, np.datetime64("2020-03-12T00:00", "ms")))
     entry = market.open[opened, 0]

@@ -14,8 +14,14 @@ def run_with_lows(lows: list[float], clearance_fee: float = 0.01):
     closes = [100.0] * len(lows)
     market = handmade_market({"BTCUSDT": closes}, mark_low={"BTCUSDT": lows})
     regime = make_regime("cross", market.instruments, leverage=20)
-    return simulate(market, regime, Hold({"BTCUSDT": 10.0}), Allocator((MurCap(1.0),)), 100.0,
-                    Costs(slippage=0.0, clearance_fee=clearance_fee))
+    return simulate(
+        market,
+        regime,
+        Hold({"BTCUSDT": 10.0}),
+        Allocator((MurCap(1.0),)),
+        100.0,
+        Costs(slippage=0.0, clearance_fee=clearance_fee),
+    )
 
 
 # Long 10 at 100 with a 100 USDT wallet: after the 0.5 USDT entry fee, equity at price p is
@@ -24,7 +30,7 @@ LIQUIDATION_PRICE = 900.5 / 9.96
 
 
 def test_liquidation_price_by_hand():
-    assert LIQUIDATION_PRICE == pytest.approx(90.41164, abs=1e-5)
+    assert pytest.approx(90.41164, abs=1e-5) == LIQUIDATION_PRICE
 
 
 def test_fires_exactly_in_the_crossing_bar():

@@ -16,8 +16,15 @@ def run(regime_name, mode, lows, positions, wallet, leverage=10.0, fee=0.0, clea
     market = handmade_market(closes, mark_low={"BTCUSDT": lows}, taker_fee=fee)
     params = {"leverage": leverage} if regime_name != "portfolio" else {}
     regime = make_regime(regime_name, market.instruments, **params)
-    return simulate(market, regime, Hold(positions), Allocator((MurCap(1.0),)), wallet,
-                    Costs(slippage=0.0, clearance_fee=clearance), policy=policy_for(regime, mode))
+    return simulate(
+        market,
+        regime,
+        Hold(positions),
+        Allocator((MurCap(1.0),)),
+        wallet,
+        Costs(slippage=0.0, clearance_fee=clearance),
+        policy=policy_for(regime, mode),
+    )
 
 
 def test_isolated_liquidates_one_position_and_its_loss_stops_at_its_wallet():

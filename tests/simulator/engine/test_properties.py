@@ -27,8 +27,13 @@ def scenarios(draw, max_books: int = 3):
     return paths, wick, np.array(targets).reshape(n_bars, n_books, 3), funding
 
 
-REGIMES = [("cross", "full"), ("cross", "partial"), ("isolated", "full"), ("portfolio", "full"),
-           ("portfolio", "partial")]
+REGIMES = [
+    ("cross", "full"),
+    ("cross", "partial"),
+    ("isolated", "full"),
+    ("portfolio", "full"),
+    ("portfolio", "partial"),
+]
 
 
 def run(paths, wick, targets, funding, regime_name="cross", mode="full"):
@@ -37,13 +42,23 @@ def run(paths, wick, targets, funding, regime_name="cross", mode="full"):
     # the quarterly delivers at 2024-01-05 08:00: 4h bars from 2024-01-04 00:00 list it for 8 bars
     close["BTCUSDT_240105"] = np.where(np.arange(n_bars) < 8, close["BTCUSDT_240105"], np.nan)
     market = handmade_market(
-        close, start="2024-01-04T00:00", bar_hours=4,
-        mark_low={s: v * (1 - wick) for s, v in close.items()}, funding={"BTCUSDT": funding, "ETHUSDT": -funding},
+        close,
+        start="2024-01-04T00:00",
+        bar_hours=4,
+        mark_low={s: v * (1 - wick) for s, v in close.items()},
+        funding={"BTCUSDT": funding, "ETHUSDT": -funding},
     )
     params = {"leverage": 10} if regime_name != "portfolio" else {}
     regime = make_regime(regime_name, market.instruments, **params)
-    return simulate(market, regime, Scripted(targets), Allocator((MurCap(0.9),)), 1_000.0, Costs(0.0005, 0.01),
-                    policy=policy_for(regime, mode))
+    return simulate(
+        market,
+        regime,
+        Scripted(targets),
+        Allocator((MurCap(0.9),)),
+        1_000.0,
+        Costs(0.0005, 0.01),
+        policy=policy_for(regime, mode),
+    )
 
 
 @pytest.mark.parametrize(("regime", "mode"), REGIMES)
@@ -60,7 +75,9 @@ def test_accounting_identity_every_bar(case, regime, mode):
     assert (s.wallet[flat] >= -1e-9).all()  # a flat account with a negative wallet is bankrupt, not in debt
 
 
-@pytest.mark.parametrize(("regime", "mode"), [("cross", "full"), ("isolated", "full"), ("portfolio", "partial")])
+@pytest.mark.parametrize(
+    ("regime", "mode"), [("cross", "full"), ("isolated", "full"), ("portfolio", "partial")]
+)
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=scenarios(max_books=4))
 def test_batch_equals_separate_runs(case, regime, mode):
@@ -69,6 +86,8 @@ def test_batch_equals_separate_runs(case, regime, mode):
     for book in range(targets.shape[1]):
         alone = run(paths, wick, targets[:, book : book + 1], funding, regime, mode)
         mine = together.series[together.series.config == book].drop(columns="config").reset_index(drop=True)
-        np.testing.assert_array_equal(mine.to_numpy(float), alone.series.drop(columns="config").to_numpy(float))
+        np.testing.assert_array_equal(
+            mine.to_numpy(float), alone.series.drop(columns="config").to_numpy(float)
+        )
         events = together.events[together.events.config == book].drop(columns="config").reset_index(drop=True)
         assert events.equals(alone.events.drop(columns="config"))

@@ -17,8 +17,15 @@ def test_distance_of_a_single_long_by_hand():
     market = handmade_market({"BTCUSDT": [100.0] * 6}, taker_fee=0.0)
     regime = make_regime("cross", market.instruments, leverage=20)
     probe = ShockProbe(np.array([-0.30]), every=2)
-    sim = simulate(market, regime, Hold({"BTCUSDT": 10.0}), Allocator((MurCap(1.0),)), 200.0,
-                   Costs(slippage=0.0), probe=probe)
+    sim = simulate(
+        market,
+        regime,
+        Hold({"BTCUSDT": 10.0}),
+        Allocator((MurCap(1.0),)),
+        200.0,
+        Costs(slippage=0.0),
+        probe=probe,
+    )
     distance = sim.series.shock_distance.to_numpy()
     assert np.isinf(distance[0])  # flat at bar 0: no move liquidates an empty book
     assert np.isnan(distance[[1, 3, 5]]).all()  # only every second bar is probed
