@@ -3,9 +3,12 @@
 Rules run in order, each a small object with ``apply(targets, view, regime, bar, log) -> targets``:
 - ``RebalanceBand``: keep a position whose target moved less than a fraction of it (no fee churn from
   re-sizing to equity every bar);
+- ``BufferFloor``: never add risk that takes the buffer (equity / MM) below the floor (1.2 by default);
 - ``MurCap``: the margin utilisation ratio MUR = IM / equity after the trade must stay within the cap;
   targets whose IM under the active regime exceeds ``mur_cap x equity`` are scaled down as a whole (IM
-  never grows faster than size, so one scaling suffices). Every cut is an event.
+  never grows faster than size, so one scaling suffices).
+Staged deployment and the drawdown stop, which remember the book's history, live in
+``simulator.deployment``. Every cut is an event.
 """
 
 from __future__ import annotations
@@ -48,6 +51,37 @@ class RebalanceBand:
 
     def describe(self) -> dict[str, object]:
         return {"rebalance_band": self.band}
+
+
+@dataclass(frozen=True)
+class BufferFloor:
+    """Refuse new risk that would take equity / MM below ``floor``; existing risk is never forced down.
+
+    Targets whose MM exceeds ``equity / floor`` and the current book's MM are scaled to the larger of the
+    two (MM grows at least as fast as size within a tier, so scaling the book by f scales MM by <= f).
+    """
+
+    floor: float = 1.2
+
+    def __post_init__(self) -> None:
+        if not self.floor >= 1:
+            raise ConfigError(f"allocator.buffer_floor must be >= 1, got {self.floor}")
+
+    def apply(
+        self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
+    ) -> np.ndarray:
+        mark = view.mark_close[-1]
+        mm_target = regime.requirements(targets, mark, view.time).mm
+        mm_now = regime.requirements(view.qty, mark, view.time).mm
+        allowed = np.maximum(np.maximum(view.equity, 0.0) / self.floor, mm_now)
+        with np.errstate(all="ignore"):
+            scale = np.where(mm_target > allowed, allowed / mm_target, 1.0)
+        cut = scale < 1
+        log.add("cut", bar, np.flatnonzero(cut), -1, amount=scale[cut], note=f"buffer floor {self.floor:g}")
+        return targets * scale[:, None]
+
+    def describe(self) -> dict[str, object]:
+        return {"buffer_floor": self.floor}
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.allocator import Allocator, MurCap, RebalanceBand
-from simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig, StressConfig
+from simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand, Rule
+from simulator.config import (
+    AllocatorConfig,
+    MarketConfig,
+    RegimeConfig,
+    RunConfig,
+    StrategyConfig,
+    StressConfig,
+)
+from simulator.deployment import DrawdownStop, StagedDeployment
 from simulator.engine.engine import Costs, ShockProbe, Simulation, simulate
 from simulator.engine.policies import policy_for
 from simulator.errors import ConfigError
@@ -132,11 +140,22 @@ def build_probe(config: StressConfig, market: Market) -> ShockProbe | None:
     return ShockProbe(direction, config.every)
 
 
+def build_allocator(config: AllocatorConfig) -> Allocator:
+    """The allocator's rules in order: stop, stages, rebalance band, buffer floor, MUR cap."""
+    rules: list[Rule] = []
+    if config.stop_drawdown is not None:
+        rules.append(DrawdownStop(config.stop_drawdown))
+    if config.stages != (1.0,):
+        rules.append(StagedDeployment(config.stages, config.stage_window, config.stage_drawdown))
+    rules += [RebalanceBand(config.rebalance_band), BufferFloor(config.buffer_floor), MurCap(config.mur_cap)]
+    return Allocator(tuple(rules))
+
+
 def build_run(config: RunConfig, market: Market | None = None) -> Run:
     """Wire market, regime, strategy and allocator for ``config`` (``market`` may be shared between runs)."""
     market = market if market is not None else build_market(config.market)
     strategy = build_strategy(config.strategy)
-    allocator = Allocator((RebalanceBand(config.allocator.rebalance_band), MurCap(config.allocator.mur_cap)))
+    allocator = build_allocator(config.allocator)
     return Run(config, market, build_regime(config.regime, market), strategy, allocator)
 
 

@@ -58,10 +58,22 @@ class StrategyConfig:
 
 @dataclass(frozen=True, slots=True)
 class AllocatorConfig:
-    """MUR cap (IM / equity after a trade) and the no-trade band for re-sizing (fraction of the position)."""
+    """The allocator's rules, applied in this order to the strategy's targets each bar.
+
+    ``stop_drawdown`` (None: off) closes a book for good after that drawdown from its peak;
+    ``stages`` deploy that share of each target, advancing after ``stage_window`` calm bars (drawdown
+    below ``stage_drawdown``) and falling back on a drawdown (``[1.0]``: everything at once);
+    ``rebalance_band`` keeps positions within that fraction of their target; ``buffer_floor`` refuses new
+    risk below equity / MM = floor; ``mur_cap`` caps IM / equity after the trade.
+    """
 
     mur_cap: float = 0.7
     rebalance_band: float = 0.1
+    buffer_floor: float = 1.2
+    stages: tuple[float, ...] = (1.0,)
+    stage_window: int = 168
+    stage_drawdown: float = 0.05
+    stop_drawdown: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.mur_cap <= 1:
@@ -161,7 +173,7 @@ def _build(cls: type, raw: Mapping[str, Any], path: str) -> Any:
         nested = _NESTED.get((cls, name))
         if nested is not None:
             kwargs[name] = _build(nested, value, f"{path}{name}.")
-        elif name == "symbols":
+        elif name in ("symbols", "stages"):
             kwargs[name] = tuple(value)
         else:
             kwargs[name] = value

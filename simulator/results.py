@@ -26,7 +26,7 @@ from simulator.atomic import atomic_dir
 from simulator.errors import RunError
 
 FILES = ("config.json", "series.parquet", "prices.parquet", "events.parquet", "summary.json")
-EVENT_KINDS = ("fill", "funding", "liquidation", "bankruptcy", "expiry", "cut", "rejection")
+EVENT_KINDS = ("fill", "funding", "liquidation", "bankruptcy", "expiry", "cut", "rejection", "stage", "stop")
 SERIES_COLUMNS = (
     "equity",
     "wallet",
