@@ -206,7 +206,8 @@ def shock_distance_chart(runs: Sequence[RunView]) -> str:
     def distance(series: pd.DataFrame) -> pd.Series:
         if "shock_distance" not in series:
             return pd.Series(dtype=float)
-        return series["shock_distance"].replace([np.inf, -np.inf], np.nan).dropna()
+        probed = series["shock_distance"].dropna()  # bars the probe looked at (inf: no move liquidates)
+        return probed.replace([np.inf, -np.inf], np.nan)  # a flat or unbreakable book breaks the line
 
     configs = all_configs(runs)
     fig = _line_chart(configs, distance, "multiple of the stress move")
