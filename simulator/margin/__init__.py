@@ -1,83 +1,40 @@
-"""Margin regimes, found by name through a read-only registry.
+"""Margin regimes, found by name through a read-only registry (``simulator.margin.registry``).
 
 ``isolated`` and ``cross`` use the venue brackets (``datasets/brackets``); ``portfolio`` (preset
-``deribit`` by default; ``okx``, ``bybit``, ``cme``) and ``standard`` (preset ``deribit``) read their
-cited parameters from ``datasets/margin``. ``make_regime(name, instruments, **params)`` builds one.
+``deribit`` by default; ``okx``, ``bybit``, ``cme``) and ``standard`` read their cited parameters from
+``datasets/margin``. Names are imported lazily so that the CLI's ``--help`` stays free of numpy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+import importlib
 from typing import Any
 
-from simulator.errors import ConfigError
-from simulator.margin.base import Regime, Requirements
-from simulator.margin.brackets import BracketBook
-from simulator.margin.cross import CrossRegime, cross_liquidation_prices
-from simulator.margin.isolated import IsolatedRegime, isolated_breach, isolated_liquidation_price
-from simulator.margin.portfolio import PortfolioRegime
-from simulator.margin.presets import load_preset
-from simulator.margin.reduction import cross_partial_reduction, pm_partial_reduction
-from simulator.margin.standard import SizeRateRegime
-from simulator.margin.stress import shock_distance
-from simulator.market.instruments import Instrument
-
-RegimeFactory = Callable[..., Regime]
-DEFAULT_PM_PRESET = "deribit"
-
-
-def _cross(instruments: tuple[Instrument, ...], **params: Any) -> Regime:
-    return CrossRegime(instruments, BracketBook.load(), **params)
-
-
-def _isolated(instruments: tuple[Instrument, ...], **params: Any) -> Regime:
-    return IsolatedRegime(instruments, BracketBook.load(), **params)
-
-
-def _portfolio(instruments: tuple[Instrument, ...], preset: str = DEFAULT_PM_PRESET, **params: Any) -> Regime:
-    return PortfolioRegime(instruments, load_preset("portfolio", preset), **params)
-
-
-def _standard(instruments: tuple[Instrument, ...], preset: str = "deribit", **params: Any) -> Regime:
-    return SizeRateRegime(instruments, load_preset("standard", preset), **params)
-
-
-_REGISTRY: dict[str, RegimeFactory] = {
-    "cross": _cross,
-    "isolated": _isolated,
-    "portfolio": _portfolio,
-    "standard": _standard,
+_PUBLIC = {
+    "REGIMES": "simulator.margin.registry",
+    "make_regime": "simulator.margin.registry",
+    "BracketBook": "simulator.margin.brackets",
+    "Regime": "simulator.margin.base",
+    "Requirements": "simulator.margin.base",
+    "CrossRegime": "simulator.margin.cross",
+    "cross_liquidation_prices": "simulator.margin.cross",
+    "IsolatedRegime": "simulator.margin.isolated",
+    "isolated_breach": "simulator.margin.isolated",
+    "isolated_liquidation_price": "simulator.margin.isolated",
+    "PortfolioRegime": "simulator.margin.portfolio",
+    "SizeRateRegime": "simulator.margin.standard",
+    "cross_partial_reduction": "simulator.margin.reduction",
+    "pm_partial_reduction": "simulator.margin.reduction",
+    "shock_distance": "simulator.margin.stress",
 }
-REGIMES: Mapping[str, RegimeFactory] = MappingProxyType(_REGISTRY)
+__all__ = sorted(_PUBLIC)
 
 
-def make_regime(name: str | Regime, instruments: tuple[Instrument, ...], **params: Any) -> Regime:
-    """Build a regime by registered name, or pass a ready instance through."""
-    if not isinstance(name, str):
-        return name
-    if name not in _REGISTRY:
-        raise ConfigError.unknown("margin regime", name, _REGISTRY)
-    try:
-        return _REGISTRY[name](instruments, **params)
-    except TypeError as exc:
-        raise ConfigError(f"regime {name!r}: {exc}") from exc
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'simulator.margin' has no attribute {name!r}")
+    return getattr(importlib.import_module(_PUBLIC[name]), name)
 
 
-__all__ = [
-    "REGIMES",
-    "BracketBook",
-    "CrossRegime",
-    "IsolatedRegime",
-    "PortfolioRegime",
-    "Regime",
-    "Requirements",
-    "SizeRateRegime",
-    "cross_liquidation_prices",
-    "cross_partial_reduction",
-    "isolated_breach",
-    "isolated_liquidation_price",
-    "make_regime",
-    "pm_partial_reduction",
-    "shock_distance",
-]
+def __dir__() -> list[str]:
+    return __all__

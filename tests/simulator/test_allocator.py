@@ -31,8 +31,15 @@ class Linear:
 def view(equity, qty=None, t=5):
     equity = np.atleast_1d(np.asarray(equity, dtype=float))
     qty = np.zeros((len(equity), 2)) if qty is None else np.asarray(qty, dtype=float)
-    return BarView(t, np.datetime64("2024-01-01", "ms"), np.tile(PRICE, (t + 1, 1)), np.tile(PRICE, (t + 1, 1)),
-                   np.array([True, True]), equity, qty)
+    return BarView(
+        t,
+        np.datetime64("2024-01-01", "ms"),
+        np.tile(PRICE, (t + 1, 1)),
+        np.tile(PRICE, (t + 1, 1)),
+        np.array([True, True]),
+        equity,
+        qty,
+    )
 
 
 def test_mur_cap_scales_the_whole_book():
@@ -74,8 +81,10 @@ def test_staged_deployment_advances_after_a_calm_window_and_falls_back_on_a_draw
 def test_drawdown_stop_closes_for_good():
     rule, log = DrawdownStop(0.2), EventLog()
     target = np.array([[1.0, 1.0], [1.0, 1.0]])
-    out = [rule.apply(target, view(equity, t=bar), Linear(), bar, log) for bar, equity in
-           enumerate([[100, 100], [120, 90], [95, 85], [130, 130]])]
+    out = [
+        rule.apply(target, view(equity, t=bar), Linear(), bar, log)
+        for bar, equity in enumerate([[100, 100], [120, 90], [95, 85], [130, 130]])
+    ]
     # book 0: peak 120, 95 < 96 -> stopped at bar 2 and stays flat; book 1: 85 > 80, never stopped
     assert [o[0, 0] for o in out] == [1.0, 1.0, 0.0, 0.0]
     assert [o[1, 0] for o in out] == [1.0, 1.0, 1.0, 1.0]

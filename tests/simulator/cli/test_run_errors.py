@@ -11,7 +11,10 @@ from simulator.cli import main
         ("[market]\nsed = 3\n", "unknown key in [market]: 'sed'; did you mean 'seed'?"),
         ("[allocator]\nmur_cap = 1.5\n", "allocator.mur_cap must be in (0, 1]"),
         ("[regime]\nname = 'crosss'\n", "unknown margin regime 'crosss'; did you mean 'cross'?"),
-        ("[strategy]\nname = 'hold'\nparams = { positions = { DOGEUSDT = 1.0 } }\n", "unknown symbol 'DOGEUSDT'"),
+        (
+            "[strategy]\nname = 'hold'\nparams = { positions = { DOGEUSDT = 1.0 } }\n",
+            "unknown symbol 'DOGEUSDT'",
+        ),
         ("[account]\nliquidation = 'sometimes'\n", "account.liquidation must be 'full' or 'partial'"),
         ("[stress]\nshocks = { SOL = -0.3 }\n", "unknown stress.shocks underlying 'SOL'"),
         ("[market\n", "not valid TOML"),

@@ -1,0 +1,62 @@
+"""The registry of margin regimes: names to factories, a read-only view, and ``make_regime``.
+
+``isolated`` and ``cross`` use the venue brackets (``datasets/brackets``); ``portfolio`` (preset
+``deribit`` by default; ``okx``, ``bybit``, ``cme``) and ``standard`` (preset ``deribit``) read their
+cited parameters from ``datasets/margin``. ``make_regime(name, instruments, **params)`` builds one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from simulator.errors import ConfigError
+from simulator.margin.base import Regime
+from simulator.margin.brackets import BracketBook
+from simulator.margin.cross import CrossRegime
+from simulator.margin.isolated import IsolatedRegime
+from simulator.margin.portfolio import PortfolioRegime
+from simulator.margin.presets import load_preset
+from simulator.margin.standard import SizeRateRegime
+from simulator.market.instruments import Instrument
+
+RegimeFactory = Callable[..., Regime]
+DEFAULT_PM_PRESET = "deribit"
+
+
+def _cross(instruments: tuple[Instrument, ...], **params: Any) -> Regime:
+    return CrossRegime(instruments, BracketBook.load(), **params)
+
+
+def _isolated(instruments: tuple[Instrument, ...], **params: Any) -> Regime:
+    return IsolatedRegime(instruments, BracketBook.load(), **params)
+
+
+def _portfolio(instruments: tuple[Instrument, ...], preset: str = DEFAULT_PM_PRESET, **params: Any) -> Regime:
+    return PortfolioRegime(instruments, load_preset("portfolio", preset), **params)
+
+
+def _standard(instruments: tuple[Instrument, ...], preset: str = "deribit", **params: Any) -> Regime:
+    return SizeRateRegime(instruments, load_preset("standard", preset), **params)
+
+
+_REGISTRY: dict[str, RegimeFactory] = {
+    "cross": _cross,
+    "isolated": _isolated,
+    "portfolio": _portfolio,
+    "standard": _standard,
+}
+REGIMES: Mapping[str, RegimeFactory] = MappingProxyType(_REGISTRY)
+
+
+def make_regime(name: str | Regime, instruments: tuple[Instrument, ...], **params: Any) -> Regime:
+    """Build a regime by registered name, or pass a ready instance through."""
+    if not isinstance(name, str):
+        return name
+    if name not in _REGISTRY:
+        raise ConfigError.unknown("margin regime", name, _REGISTRY)
+    try:
+        return _REGISTRY[name](instruments, **params)
+    except TypeError as exc:
+        raise ConfigError(f"regime {name!r}: {exc}") from exc

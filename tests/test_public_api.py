@@ -1,0 +1,31 @@
+"""Each package's ``__all__`` names exactly what it offers, and every name resolves."""
+
+import importlib
+
+import pytest
+
+
+@pytest.mark.parametrize("package", ["simulator", "simulator.margin", "strategies", "reports"])
+def test_all_names_resolve(package):
+    module = importlib.import_module(package)
+    assert module.__all__ == sorted(module.__all__) or len(set(module.__all__)) == len(module.__all__)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+
+
+@pytest.mark.parametrize("package", ["strategies", "reports"])
+def test_all_is_complete(package):
+    module = importlib.import_module(package)
+    public = {n for n in vars(module) if not n.startswith("_")} - {"annotations"}
+    submodules = {n for n in public if type(getattr(module, n)).__name__ == "module"}
+    assert set(module.__all__) == public - submodules
+
+
+def test_cli_import_stays_light():
+    """`pmsim --help` imports the CLI; it must not drag in numpy or pandas."""
+    import subprocess
+    import sys
+
+    code = "import sys, simulator.cli; simulator.cli.build_parser(); print('pandas' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
