@@ -6,45 +6,11 @@ import pytest
 from simulator.engine.account import Account
 from simulator.engine.events import EventLog
 from simulator.engine.policies import AccountWide
-from simulator.margin.brackets import BracketBook, BracketTable
 from simulator.margin.cross import CrossRegime
 from simulator.market.instruments import instrument_for
 
 WHEN = np.datetime64("2021-06-01", "ms")
 
-
-def table(group, tiers):
-    arr = np.array(tiers, dtype=float)
-    return BracketTable(
-        group,
-        np.datetime64("2021-01-01", "ms"),
-        arr[:, 0],
-        arr[:, 1],
-        arr[:, 2],
-        arr[:, 3],
-        arr[:, 4],
-        "Binance FAQ example era (margin-rules.md §1.2)",
-    )
-
-
-# BTCUSDT ~mid-2021 and ETHUSDT of the example's era (margin-rules.md §1.2), [floor, cap, lev, mmr, cum]
-BTC_2021 = [
-    [0, 5e4, 125, 0.004, 0],
-    [5e4, 2.5e5, 100, 0.005, 50],
-    [2.5e5, 1e6, 50, 0.01, 1300],
-    [1e6, 5e6, 20, 0.025, 16300],
-    [5e6, 2e7, 10, 0.05, 141300],
-    [2e7, 5e7, 5, 0.10, 1141300],
-]
-ETH_2021 = [
-    [0, 1e4, 100, 0.005, 0],
-    [1e4, 1e5, 75, 0.0065, 15],
-    [1e5, 5e5, 50, 0.01, 365],
-    [5e5, 1e6, 25, 0.02, 5365],
-    [1e6, 2e6, 10, 0.05, 35365],
-    [2e6, 5e6, 5, 0.10, 135365],
-    [5e6, 1e7, 4, 0.125, 260365],
-]
 
 QTY = np.array([[109.488, 3683.979]])
 ENTRY = np.array([[32481.98, 1456.84]])
@@ -53,10 +19,9 @@ WALLET = 1_535_443.01
 
 
 @pytest.fixture
-def regime():
+def regime(brackets_2021):
     instruments = (instrument_for("BTCUSDT"), instrument_for("ETHUSDT"))
-    book = BracketBook([table("BTCUSDT", BTC_2021), table("ETHUSDT", ETH_2021)], "test")
-    return CrossRegime(instruments, book, leverage=20)
+    return CrossRegime(instruments, brackets_2021, leverage=20)
 
 
 def test_maintenance_margin_per_position(regime):

@@ -30,18 +30,32 @@ def test_equity_matches_vectorbt_value(steps, levels):
     market = handmade_market({"BTCUSDT": close}, taker_fee=FEE)
     targets = np.array(levels[:n], dtype=float).reshape(n, 1, 1)
     regime = make_regime("cross", market.instruments, leverage=20)
-    sim = simulate(market, regime, Scripted(targets), Allocator((MurCap(1.0),)), WALLET,
-                   Costs(slippage=SLIPPAGE, clearance_fee=0.0))
+    sim = simulate(
+        market,
+        regime,
+        Scripted(targets),
+        Allocator((MurCap(1.0),)),
+        WALLET,
+        Costs(slippage=SLIPPAGE, clearance_fee=0.0),
+    )
 
     # vectorbt: the target decided at the close of bar t is an order at the open of bar t+1
     index = pd.date_range("2024-01-01", periods=n, freq="h")
     size = pd.Series(np.concatenate([[np.nan], targets[:-1, 0, 0]]), index=index)
     portfolio = vbt.Portfolio.from_orders(
-        close=pd.Series(close, index=index), price=pd.Series(market.open[:, 0], index=index), size=size,
-        size_type="targetamount", direction="both", fees=FEE, slippage=SLIPPAGE, init_cash=WALLET,
+        close=pd.Series(close, index=index),
+        price=pd.Series(market.open[:, 0], index=index),
+        size=size,
+        size_type="targetamount",
+        direction="both",
+        fees=FEE,
+        slippage=SLIPPAGE,
+        init_cash=WALLET,
         freq="1h",
     )
-    np.testing.assert_allclose(sim.series.equity.to_numpy(), portfolio.value().to_numpy(), rtol=1e-12, atol=1e-5)
+    np.testing.assert_allclose(
+        sim.series.equity.to_numpy(), portfolio.value().to_numpy(), rtol=1e-12, atol=1e-5
+    )
     fills = sim.events[sim.events.kind == "fill"]
     assert len(fills) == len(portfolio.orders.records)
     np.testing.assert_allclose(fills.amount.sum(), portfolio.orders.records["fees"].sum(), rtol=1e-9)
