@@ -1,17 +1,14 @@
-"""Shared fixtures: where the staged real history lives, and a scripted strategy for engine tests."""
+"""Shared fixtures: where the staged real history lives, and the brackets of Binance's worked example."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from simulator.margin.brackets import BracketBook, BracketTable
-from simulator.market.arrays import Market
-from strategies.base import BarView
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,30 +24,6 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"real history not found at {path}; set PMSIM_DATA_DIR to shared/data")
     return path
-
-
-@dataclass(eq=False)
-class Scripted:
-    """Targets given bar by bar: ``targets[T, S, N]``; the decision at bar t is ``targets[t]``."""
-
-    targets: np.ndarray
-    name: str = "scripted"
-
-    @property
-    def n_configs(self) -> int:
-        return self.targets.shape[1]
-
-    def prepare(self, market: Market) -> None:
-        assert self.targets.shape[0] == market.n_bars
-
-    def decide(self, view: BarView) -> np.ndarray:
-        return self.targets[view.t]
-
-    def labels(self) -> list[str]:
-        return [f"book {s}" for s in range(self.n_configs)]
-
-    def describe(self) -> dict[str, object]:
-        return {"name": self.name}
 
 
 # research/margin-rules.md §1.2 "BTCUSDT ~mid-2021" and "ETHUSDT (era of the Binance example)"

@@ -10,7 +10,7 @@ from simulator.engine.engine import Costs, simulate
 from simulator.engine.policies import policy_for
 from simulator.margin import make_regime
 from simulator.market.handmade import handmade_market
-from tests.conftest import Scripted
+from tests.kit import Scripted
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BTCUSDT_240105")
 

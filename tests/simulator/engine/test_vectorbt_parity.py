@@ -14,7 +14,7 @@ from simulator.allocator import Allocator, MurCap
 from simulator.engine.engine import Costs, simulate
 from simulator.margin import make_regime
 from simulator.market.handmade import handmade_market
-from tests.conftest import Scripted
+from tests.kit import Scripted
 
 FEE, SLIPPAGE, WALLET = 0.0005, 0.0003, 1e9
 
