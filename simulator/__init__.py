@@ -6,8 +6,7 @@ imports this package) does not pay for numpy and pandas.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from simulator.lazy import lazy_exports
 
 _PUBLIC = {
     "RunConfig": "simulator.config",
@@ -22,14 +21,4 @@ _PUBLIC = {
     "read_run": "simulator.results",
     "PmsimError": "simulator.errors",
 }
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'simulator' has no attribute {name!r}")
-    return getattr(importlib.import_module(_PUBLIC[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _PUBLIC)

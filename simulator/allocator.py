@@ -32,6 +32,17 @@ class Rule(Protocol):
     def describe(self) -> dict[str, object]: ...
 
 
+def scale_within(
+    targets: np.ndarray, need: np.ndarray, limit: np.ndarray, bar: int, log: EventLog, note: str
+) -> np.ndarray:
+    """Scale each book's targets by ``limit / need`` where the need ``[S]`` exceeds it; record the cuts."""
+    with np.errstate(all="ignore"):
+        scale = np.where(need > limit, limit / need, 1.0)
+    cut = scale < 1
+    log.add("cut", bar, np.flatnonzero(cut), -1, amount=scale[cut], note=note)
+    return targets * scale[:, None]
+
+
 @dataclass(frozen=True)
 class RebalanceBand:
     """Keep the current position where the target is on the same side and within ``band x |qty|`` of it."""
@@ -74,11 +85,7 @@ class BufferFloor:
         mm_target = regime.requirements(targets, mark, view.time).mm
         mm_now = regime.requirements(view.qty, mark, view.time).mm
         allowed = np.maximum(np.maximum(view.equity, 0.0) / self.floor, mm_now)
-        with np.errstate(all="ignore"):
-            scale = np.where(mm_target > allowed, allowed / mm_target, 1.0)
-        cut = scale < 1
-        log.add("cut", bar, np.flatnonzero(cut), -1, amount=scale[cut], note=f"buffer floor {self.floor:g}")
-        return targets * scale[:, None]
+        return scale_within(targets, mm_target, allowed, bar, log, f"buffer floor {self.floor:g}")
 
     def describe(self) -> dict[str, object]:
         return {"buffer_floor": self.floor}
@@ -100,11 +107,7 @@ class MurCap:
         mark = view.mark_close[-1]
         im = regime.requirements(targets, mark, view.time).im
         limit = self.mur_cap * np.maximum(view.equity, 0.0)
-        with np.errstate(all="ignore"):
-            scale = np.where(im > limit, limit / im, 1.0)
-        cut = scale < 1
-        log.add("cut", bar, np.flatnonzero(cut), -1, amount=scale[cut], note=f"MUR cap {self.mur_cap:g}")
-        return targets * scale[:, None]
+        return scale_within(targets, im, limit, bar, log, f"MUR cap {self.mur_cap:g}")
 
     def describe(self) -> dict[str, object]:
         return {"mur_cap": self.mur_cap}

@@ -7,8 +7,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from simulator.lazy import lazy_exports
 
 _PUBLIC = {
     "REGIMES": "simulator.margin.registry",
@@ -27,14 +26,4 @@ _PUBLIC = {
     "pm_partial_reduction": "simulator.margin.reduction",
     "shock_distance": "simulator.margin.stress",
 }
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'simulator.margin' has no attribute {name!r}")
-    return getattr(importlib.import_module(_PUBLIC[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _PUBLIC)
