@@ -10,13 +10,12 @@ import argparse
 import time
 
 import numpy as np
+from pmsim.simulator.allocator import Allocator, MurCap, RebalanceBand
+from pmsim.simulator.engine.engine import simulate
+from pmsim.simulator.margin import make_regime
+from pmsim.simulator.market.synthetic import generate_market
+from pmsim.strategies import AdxTrend
 from threadpoolctl import threadpool_limits
-
-from simulator.allocator import Allocator, MurCap, RebalanceBand
-from simulator.engine.engine import simulate
-from simulator.margin import make_regime
-from simulator.market.synthetic import generate_market
-from strategies import AdxTrend
 
 
 def adx_book(n_configs: int, rng: np.random.Generator) -> AdxTrend:

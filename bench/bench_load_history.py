@@ -13,9 +13,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from simulator.data.assemble import load_market
-from simulator.data.cache import Cache
-from simulator.data.importer import import_folder
+from pmsim.simulator.data.assemble import load_market
+from pmsim.simulator.data.cache import Cache
+from pmsim.simulator.data.importer import import_folder
 
 
 def main() -> None:

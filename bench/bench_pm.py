@@ -17,9 +17,8 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-
-from simulator.margin import make_regime  # noqa: E402
-from simulator.market.instruments import instrument_for  # noqa: E402
+from pmsim.simulator.margin import make_regime  # noqa: E402
+from pmsim.simulator.market.instruments import instrument_for  # noqa: E402
 
 S = 4096
 SYMBOLS = ("BTCUSDT", "BTCUSDT_241227", "BTCUSDT_250328", "ETHUSDT", "ETHUSDT_241227", "ETHUSDT_250328")

@@ -12,10 +12,9 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-
-from simulator.errors import RunError
-from simulator.metrics import ConfigBars, split_configs
-from simulator.results import RunFolder
+from pmsim.simulator.errors import RunError
+from pmsim.simulator.metrics import ConfigBars, split_configs
+from pmsim.simulator.results import RunFolder
 
 MAX_POINTS = 2000
 

@@ -11,13 +11,12 @@ from pathlib import Path
 
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
-
-from reports.frames import RunView
-from reports.render import render
-from reports.sections import SECTIONS, Section
-from simulator.atomic import write_text
-from simulator.errors import RunError
-from simulator.results import read_run
+from pmsim.reports.frames import RunView
+from pmsim.reports.render import render
+from pmsim.reports.sections import SECTIONS, Section
+from pmsim.simulator.atomic import write_text
+from pmsim.simulator.errors import RunError
+from pmsim.simulator.results import read_run
 
 
 def render_report(

@@ -16,10 +16,9 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
-
-from reports.frames import ConfigView, RunView, all_configs, downsample
-from reports.render import base_figure, figure_html, render
-from simulator import metrics
+from pmsim.reports.frames import ConfigView, RunView, all_configs, downsample
+from pmsim.reports.render import base_figure, figure_html, render
+from pmsim.simulator import metrics
 
 Section = Callable[[Sequence[RunView]], str]
 COLORS = qualitative.Plotly

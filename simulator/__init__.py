@@ -6,19 +6,19 @@ imports this package) does not pay for numpy and pandas.
 
 from __future__ import annotations
 
-from simulator.lazy import lazy_exports
+from pmsim.simulator.lazy import lazy_exports
 
 _PUBLIC = {
-    "RunConfig": "simulator.config",
-    "build_run": "simulator.build",
-    "simulate": "simulator.engine.engine",
-    "Market": "simulator.market.arrays",
-    "generate_market": "simulator.market.synthetic",
-    "handmade_market": "simulator.market.handmade",
-    "load_market": "simulator.data.assemble",
-    "make_regime": "simulator.margin",
-    "REGIMES": "simulator.margin",
-    "read_run": "simulator.results",
-    "PmsimError": "simulator.errors",
+    "RunConfig": "pmsim.simulator.config",
+    "build_run": "pmsim.simulator.build",
+    "simulate": "pmsim.simulator.engine.engine",
+    "Market": "pmsim.simulator.market.arrays",
+    "generate_market": "pmsim.simulator.market.synthetic",
+    "handmade_market": "pmsim.simulator.market.handmade",
+    "load_market": "pmsim.simulator.data.assemble",
+    "make_regime": "pmsim.simulator.margin",
+    "REGIMES": "pmsim.simulator.margin",
+    "read_run": "pmsim.simulator.results",
+    "PmsimError": "pmsim.simulator.errors",
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _PUBLIC)

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from simulator.errors import RunError
+from pmsim.simulator.errors import RunError
 
 
 def _umask() -> int:

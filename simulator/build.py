@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand, Rule
-from simulator.config import (
+from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand, Rule
+from pmsim.simulator.config import (
     AllocatorConfig,
     MarketConfig,
     RegimeConfig,
@@ -23,15 +22,15 @@ from simulator.config import (
     StrategyConfig,
     StressConfig,
 )
-from simulator.deployment import DrawdownStop, StagedDeployment
-from simulator.engine.engine import Costs, ShockProbe, Simulation, simulate
-from simulator.engine.policies import policy_for
-from simulator.errors import ConfigError
-from simulator.margin import make_regime
-from simulator.margin.base import Regime
-from simulator.market.arrays import Market
-from simulator.results import write_run
-from strategies import AdxTrend, Hold, Strategy
+from pmsim.simulator.deployment import DrawdownStop, StagedDeployment
+from pmsim.simulator.engine.engine import Costs, ShockProbe, Simulation, simulate
+from pmsim.simulator.engine.policies import policy_for
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.margin import make_regime
+from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.market.arrays import Market
+from pmsim.simulator.results import write_run
+from pmsim.strategies import AdxTrend, Hold, Strategy
 
 STRATEGIES: dict[str, Callable[..., Strategy]] = {"adx": AdxTrend, "hold": Hold}
 
@@ -39,10 +38,10 @@ STRATEGIES: dict[str, Callable[..., Strategy]] = {"adx": AdxTrend, "hold": Hold}
 def build_market(config: MarketConfig) -> Market:
     """The synthetic default market, or history from a cache/import folder."""
     if config.kind == "history":
-        from simulator.data.assemble import load_market
+        from pmsim.simulator.data.assemble import load_market
 
         return load_market(Path(str(config.data)), symbols=config.symbols, start=config.start, end=config.end)
-    from simulator.market.synthetic import generate_market
+    from pmsim.simulator.market.synthetic import generate_market
 
     return generate_market(seed=config.seed, start=config.start, bars=config.bars)
 
@@ -92,7 +91,7 @@ class Run:
             )
 
     def write(self, simulation: Simulation, out: str | Path) -> Path:
-        from simulator.metrics import summarise
+        from pmsim.simulator.metrics import summarise
 
         market = self.market
         prices = pd.DataFrame({"time": pd.to_datetime(market.times, utc=True)})

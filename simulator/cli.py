@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 # Modules that add sub-commands: each has ``register(subparsers)`` and imports nothing heavy at top level.
 COMMAND_MODULES = (
-    "simulator.commands",
-    "simulator.data.cli",
-    "simulator.margin.cli",
+    "pmsim.simulator.commands",
+    "pmsim.simulator.data.cli",
+    "pmsim.simulator.margin.cli",
 )
 
 EXIT_USAGE = 2
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
-    from simulator.errors import PmsimError
+    from pmsim.simulator.errors import PmsimError
 
     try:
         return int(handler(args) or 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from simulator.config import MarketConfig
+    from pmsim.simulator.config import MarketConfig
 
 DEMO_EPILOG = """\
 what it writes (in --out, default ./pmsim-out):
@@ -98,7 +98,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def _add_history_options(parser: argparse.ArgumentParser) -> None:
-    from simulator.data.cli import add_data_option
+    from pmsim.simulator.data.cli import add_data_option
 
     add_data_option(parser)
     parser.add_argument(
@@ -113,7 +113,7 @@ def _market_config(args: argparse.Namespace, base: MarketConfig | None = None) -
     """The market a command runs on: the synthetic one, or history when ``--data`` is given."""
     from dataclasses import replace
 
-    from simulator.config import MarketConfig
+    from pmsim.simulator.config import MarketConfig
 
     market = base or MarketConfig(seed=getattr(args, "seed", 7), bars=getattr(args, "bars", 8760))
     if args.data is None:
@@ -136,9 +136,9 @@ def _execute(run, out: Path) -> Path:  # noqa: ANN001
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from reports import build_report
-    from simulator.build import build_market, build_run
-    from simulator.demo import demo_configs
+    from pmsim.reports import build_report
+    from pmsim.simulator.build import build_market, build_run
+    from pmsim.simulator.demo import demo_configs
 
     market_config = _market_config(args)
     market = build_market(market_config)
@@ -152,8 +152,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from simulator.build import build_run
-    from simulator.config import RunConfig
+    from pmsim.simulator.build import build_run
+    from pmsim.simulator.config import RunConfig
 
     config = RunConfig.from_toml(args.config)
     if args.data is not None:
@@ -163,14 +163,14 @@ def _run(args: argparse.Namespace) -> int:
     folder = _execute(run, out)
     print(folder)
     if args.report:
-        from reports import build_report
+        from pmsim.reports import build_report
 
         print(build_report([folder], folder / "report.html", title=config.name))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from reports import build_report
+    from pmsim.reports import build_report
 
     print(build_report(args.runs, args.out))
     return 0

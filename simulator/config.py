@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import ConfigError
+from pmsim.simulator.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from simulator.build import first_price
-from simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig
-from simulator.market.arrays import Market
+from pmsim.simulator.build import first_price
+from pmsim.simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig
+from pmsim.simulator.market.arrays import Market
 
 WALLET = 100_000.0
 HOLD_LEVERAGES = (2.0, 5.0, 10.0)
@@ -29,7 +29,7 @@ def demo_configs(market: Market, market_config: MarketConfig) -> list[RunConfig]
         for lev in HOLD_LEVERAGES
     ]
     hold = StrategyConfig(name="hold", params={"positions": books})
-    from simulator.config import AccountConfig
+    from pmsim.simulator.config import AccountConfig
 
     account = AccountConfig(wallet=WALLET)
     return [

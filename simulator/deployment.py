@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from simulator.engine.events import EventLog
-from simulator.errors import ConfigError
-from simulator.margin.base import Regime
-from strategies.base import BarView
+from pmsim.simulator.engine.events import EventLog
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.margin.base import Regime
+from pmsim.strategies.base import BarView
 
 
 @dataclass(eq=False)

@@ -1,6 +1,6 @@
 """Lazy public surfaces: a package lists its names and the modules they live in, imported on first use.
 
-This keeps ``import simulator`` (which ``pmsim --help`` does) free of numpy and pandas.
+This keeps ``import pmsim.simulator`` (which ``pmsim --help`` does) free of numpy and pandas.
 """
 
 from __future__ import annotations

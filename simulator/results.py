@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from simulator.atomic import atomic_dir
-from simulator.errors import RunError
+from pmsim.simulator.atomic import atomic_dir
+from pmsim.simulator.errors import RunError
 
 FILES = ("config.json", "series.parquet", "prices.parquet", "events.parquet", "summary.json")
 EVENT_KINDS = ("fill", "funding", "liquidation", "bankruptcy", "expiry", "cut", "rejection", "stage", "stop")

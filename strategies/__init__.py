@@ -1,7 +1,7 @@
 """Strategies: vectorised ``prepare`` and per-bar ``decide`` returning target positions ``[S, N]``."""
 
-from strategies.adx import AdxTrend
-from strategies.base import BarView, Strategy
-from strategies.hold import Hold
+from pmsim.strategies.adx import AdxTrend
+from pmsim.strategies.base import BarView, Strategy
+from pmsim.strategies.hold import Hold
 
 __all__ = ["AdxTrend", "BarView", "Hold", "Strategy"]

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
-from simulator.errors import ConfigError
-from simulator.market.arrays import Market
-from simulator.numeric import zero_nan
-from strategies.base import BarView, as_param
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.market.arrays import Market
+from pmsim.simulator.numeric import zero_nan
+from pmsim.strategies.base import BarView, as_param
 
 
 @dataclass(eq=False)

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-
-from simulator.market.arrays import Market
+from pmsim.simulator.market.arrays import Market
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class Strategy(Protocol):
 
 def as_param(values: float | list[float] | np.ndarray, n: int, name: str) -> np.ndarray:
     """Broadcast a scalar or length-n parameter to a float array of length n."""
-    from simulator.errors import ConfigError
+    from pmsim.simulator.errors import ConfigError
 
     arr = np.atleast_1d(np.asarray(values, dtype=float))
     if arr.size == 1:

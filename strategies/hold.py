@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from simulator.errors import ConfigError
-from simulator.market.arrays import Market
-from strategies.base import BarView
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.market.arrays import Market
+from pmsim.strategies.base import BarView
 
 
 @dataclass(eq=False)

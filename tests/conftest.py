@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from simulator.margin.brackets import BracketBook, BracketTable
+from pmsim.simulator.margin.brackets import BracketBook, BracketTable
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,9 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("package", ["simulator", "simulator.margin", "strategies", "reports"])
+@pytest.mark.parametrize(
+    "package", ["pmsim.simulator", "pmsim.simulator.margin", "pmsim.strategies", "pmsim.reports"]
+)
 def test_all_names_resolve(package):
     module = importlib.import_module(package)
     assert module.__all__ == sorted(module.__all__) or len(set(module.__all__)) == len(module.__all__)
@@ -13,7 +15,7 @@ def test_all_names_resolve(package):
         assert getattr(module, name) is not None, name
 
 
-@pytest.mark.parametrize("package", ["strategies", "reports"])
+@pytest.mark.parametrize("package", ["pmsim.strategies", "pmsim.reports"])
 def test_all_is_complete(package):
     module = importlib.import_module(package)
     public = {n for n in vars(module) if not n.startswith("_")} - {"annotations"}
@@ -26,6 +28,6 @@ def test_cli_import_stays_light():
     import subprocess
     import sys
 
-    code = "import sys, simulator.cli; simulator.cli.build_parser(); print('pandas' in sys.modules, 'numpy' in sys.modules)"
+    code = "import sys, pmsim.simulator.cli; pmsim.simulator.cli.build_parser(); print('pandas' in sys.modules, 'numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

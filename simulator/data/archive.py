@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-
-from simulator.errors import ConfigError
-from simulator.market.instruments import dated_symbol, quarterly_deliveries
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.market.instruments import dated_symbol, quarterly_deliveries
 
 Venue = Literal["um", "cm", "spot"]
 Period = Literal["monthly", "daily"]

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from simulator.data.archive import interval_ms
-from simulator.data.cache import Cache, SeriesKey
-from simulator.data.importer import TidyFolder
-from simulator.data.resample import resample_bars
-from simulator.errors import DataError
-from simulator.market.arrays import Market
-from simulator.market.instruments import Instrument, instrument_for, parse_symbol
+from pmsim.simulator.data.archive import interval_ms
+from pmsim.simulator.data.cache import Cache, SeriesKey
+from pmsim.simulator.data.importer import TidyFolder
+from pmsim.simulator.data.resample import resample_bars
+from pmsim.simulator.errors import DataError
+from pmsim.simulator.market.arrays import Market
+from pmsim.simulator.market.instruments import Instrument, instrument_for, parse_symbol
 
 SOURCE = "historical (Binance)"
 BASE_INTERVAL = "1h"

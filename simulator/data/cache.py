@@ -14,11 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from simulator.atomic import atomic_path
-from simulator.data.archive import DATA_TYPES, VENUES, check_choice, venue_dir
-from simulator.errors import DataError
-from simulator.paths import DATASETS
+from pmsim.simulator.atomic import atomic_path
+from pmsim.simulator.data.archive import DATA_TYPES, VENUES, check_choice, venue_dir
+from pmsim.simulator.errors import DataError
+from pmsim.simulator.paths import DATASETS
 
 DEFAULT_CACHE = DATASETS / "cache"
 EVENTS = "events"

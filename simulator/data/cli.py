@@ -126,7 +126,7 @@ def register(subparsers: Any) -> None:
 
 
 def _cache(args: argparse.Namespace) -> Any:
-    from simulator.data.cache import DEFAULT_CACHE, Cache
+    from pmsim.simulator.data.cache import DEFAULT_CACHE, Cache
 
     return Cache(args.cache or DEFAULT_CACHE)
 
@@ -155,9 +155,9 @@ def _print_reports(rows: list[Any]) -> None:
 def _fetch(args: argparse.Namespace) -> int:
     import sys
 
-    from simulator.data.archive import DEFAULT_BASE_URL
-    from simulator.data.fetch import Request, fetch_history
-    from simulator.errors import DataError
+    from pmsim.simulator.data.archive import DEFAULT_BASE_URL
+    from pmsim.simulator.data.fetch import Request, fetch_history
+    from pmsim.simulator.errors import DataError
 
     request = Request(
         tuple(args.symbols), tuple(args.types), args.interval, args.start, args.end, args.quarterlies
@@ -180,7 +180,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from simulator.data.importer import import_folder
+    from pmsim.simulator.data.importer import import_folder
 
     cache = _cache(args)
     imported = import_folder(args.source, cache)
@@ -206,9 +206,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from simulator.data.assemble import open_source
-    from simulator.data.importer import read_validated
-    from simulator.errors import DataError
+    from pmsim.simulator.data.assemble import open_source
+    from pmsim.simulator.data.importer import read_validated
+    from pmsim.simulator.errors import DataError
 
     source = open_source(args.source) if args.source else _cache(args)
     validated = read_validated(source)
@@ -240,6 +240,6 @@ def market_from_args(args: argparse.Namespace) -> Any:
     """
     if getattr(args, "data", None) is None:
         return None
-    from simulator.data.assemble import load_market
+    from pmsim.simulator.data.assemble import load_market
 
     return load_market(args.data, start=getattr(args, "start", None), end=getattr(args, "end", None))

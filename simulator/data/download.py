@@ -24,10 +24,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulator.atomic import write_bytes, write_text
-from simulator.data.archive import ArchiveFile
-from simulator.data.readers import check_member_names
-from simulator.errors import ChecksumError, DataError
+from pmsim.simulator.atomic import write_bytes, write_text
+from pmsim.simulator.data.archive import ArchiveFile
+from pmsim.simulator.data.readers import check_member_names
+from pmsim.simulator.errors import ChecksumError, DataError
 
 log = logging.getLogger(__name__)
 RAW = "raw"

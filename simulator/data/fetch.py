@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from simulator.data.archive import (
+from pmsim.simulator.data.archive import (
     QUARTERLY_LIFE_DAYS,
     ArchiveFile,
     Period,
@@ -22,12 +21,12 @@ from simulator.data.archive import (
     monthly_files,
     quarterly_symbols,
 )
-from simulator.data.cache import Cache, SeriesKey
-from simulator.data.download import RAW, Fetcher, FetchReport
-from simulator.data.readers import read_bars, read_funding
-from simulator.data.validate import SeriesReport, check_series
-from simulator.errors import DataError
-from simulator.market.instruments import parse_symbol
+from pmsim.simulator.data.cache import Cache, SeriesKey
+from pmsim.simulator.data.download import RAW, Fetcher, FetchReport
+from pmsim.simulator.data.readers import read_bars, read_funding
+from pmsim.simulator.data.validate import SeriesReport, check_series
+from pmsim.simulator.errors import DataError
+from pmsim.simulator.market.instruments import parse_symbol
 
 PERP_ONLY = ("fundingRate", "indexPriceKlines")
 

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
-from simulator.data.archive import DATA_TYPES, KLINE_TYPES, VENUES, check_symbol
-from simulator.data.cache import Cache, SeriesKey
-from simulator.data.readers import read_bars, read_funding
-from simulator.data.validate import SeriesReport, check_series
-from simulator.errors import ConfigError, DataError
+from pmsim.simulator.data.archive import DATA_TYPES, KLINE_TYPES, VENUES, check_symbol
+from pmsim.simulator.data.cache import Cache, SeriesKey
+from pmsim.simulator.data.readers import read_bars, read_funding
+from pmsim.simulator.data.validate import SeriesReport, check_series
+from pmsim.simulator.errors import ConfigError, DataError
 
 IGNORED_FOLDERS = ("leverage_brackets",)
 QUARTERLY = "quarterly"

@@ -17,8 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
-
-from simulator.errors import DataError
+from pmsim.simulator.errors import DataError
 
 ARCHIVE_KLINE_COLUMNS = (
     "open_time",

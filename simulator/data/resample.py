@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from simulator.errors import ConfigError
+from pmsim.simulator.errors import ConfigError
 
 AGGREGATES = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
 

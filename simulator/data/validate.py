@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from simulator.errors import DataError
+from pmsim.simulator.errors import DataError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
@@ -130,7 +129,7 @@ def check_series(
     data_type: str, interval: str, frame: pd.DataFrame, *, listing_ms: int | None = None
 ) -> SeriesReport:
     """Validate one series whatever its data type (funding events or kline-type bars)."""
-    from simulator.data.archive import interval_ms
+    from pmsim.simulator.data.archive import interval_ms
 
     if data_type == "fundingRate":
         return check_funding(frame)

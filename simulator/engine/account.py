@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from simulator.numeric import zero_nan
+from pmsim.simulator.numeric import zero_nan
 
 
 @dataclass

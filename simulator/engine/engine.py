@@ -17,17 +17,16 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-
-from simulator.engine.account import Account, apply_funding, apply_insurance, apply_trades
-from simulator.engine.events import EventLog
-from simulator.engine.fills import apply_fills
-from simulator.engine.policies import LiquidationPolicy, policy_for
-from simulator.engine.recorder import Recorder
-from simulator.margin.base import Regime
-from simulator.margin.stress import shock_distance
-from simulator.market.arrays import Market
-from simulator.numeric import zero_nan
-from strategies.base import BarView, Strategy
+from pmsim.simulator.engine.account import Account, apply_funding, apply_insurance, apply_trades
+from pmsim.simulator.engine.events import EventLog
+from pmsim.simulator.engine.fills import apply_fills
+from pmsim.simulator.engine.policies import LiquidationPolicy, policy_for
+from pmsim.simulator.engine.recorder import Recorder
+from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.margin.stress import shock_distance
+from pmsim.simulator.market.arrays import Market
+from pmsim.simulator.numeric import zero_nan
+from pmsim.strategies.base import BarView, Strategy
 
 
 class Allocates(Protocol):

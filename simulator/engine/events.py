@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from simulator.results import EVENT_KINDS
+from pmsim.simulator.results import EVENT_KINDS
 
 KIND_CODE = {kind: code for code, kind in enumerate(EVENT_KINDS)}
 ACCOUNT = -1  # column index for account-level events

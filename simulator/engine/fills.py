@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from simulator.engine.account import Account, apply_fees, apply_trades
-from simulator.engine.events import EventLog
-from simulator.margin.base import Regime
-from simulator.numeric import zero_nan
+from pmsim.simulator.engine.account import Account, apply_fees, apply_trades
+from pmsim.simulator.engine.events import EventLog
+from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.numeric import zero_nan
 
 MIN_ORDER = 1e-12
 

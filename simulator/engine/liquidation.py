@@ -11,10 +11,9 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-
-from simulator.engine.account import Account
-from simulator.margin.base import Regime
-from simulator.numeric import zero_nan
+from pmsim.simulator.engine.account import Account
+from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.numeric import zero_nan
 
 
 def corner_prices(low: np.ndarray, high: np.ndarray, underlying_index: np.ndarray) -> np.ndarray:

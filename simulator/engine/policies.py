@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-
-from simulator.engine.account import Account, apply_fees, apply_insurance, apply_trades
-from simulator.engine.events import EventLog
-from simulator.engine.liquidation import corner_prices, worst_corner
-from simulator.errors import ConfigError
-from simulator.margin.base import Regime
-from simulator.margin.cross import TieredRegime
-from simulator.margin.isolated import IsolatedRegime, isolated_breach
-from simulator.margin.reduction import cross_partial_reduction, pm_partial_reduction
+from pmsim.simulator.engine.account import Account, apply_fees, apply_insurance, apply_trades
+from pmsim.simulator.engine.events import EventLog
+from pmsim.simulator.engine.liquidation import corner_prices, worst_corner
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.margin.cross import TieredRegime
+from pmsim.simulator.margin.isolated import IsolatedRegime, isolated_breach
+from pmsim.simulator.margin.reduction import cross_partial_reduction, pm_partial_reduction
 
 MODES = ("full", "partial")
 

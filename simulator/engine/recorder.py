@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from simulator.results import SERIES_COLUMNS
+from pmsim.simulator.results import SERIES_COLUMNS
 
 
 class Recorder:

@@ -7,23 +7,23 @@
 
 from __future__ import annotations
 
-from simulator.lazy import lazy_exports
+from pmsim.simulator.lazy import lazy_exports
 
 _PUBLIC = {
-    "REGIMES": "simulator.margin.registry",
-    "make_regime": "simulator.margin.registry",
-    "BracketBook": "simulator.margin.brackets",
-    "Regime": "simulator.margin.base",
-    "Requirements": "simulator.margin.base",
-    "CrossRegime": "simulator.margin.cross",
-    "cross_liquidation_prices": "simulator.margin.cross",
-    "IsolatedRegime": "simulator.margin.isolated",
-    "isolated_breach": "simulator.margin.isolated",
-    "isolated_liquidation_price": "simulator.margin.isolated",
-    "PortfolioRegime": "simulator.margin.portfolio",
-    "SizeRateRegime": "simulator.margin.standard",
-    "cross_partial_reduction": "simulator.margin.reduction",
-    "pm_partial_reduction": "simulator.margin.reduction",
-    "shock_distance": "simulator.margin.stress",
+    "REGIMES": "pmsim.simulator.margin.registry",
+    "make_regime": "pmsim.simulator.margin.registry",
+    "BracketBook": "pmsim.simulator.margin.brackets",
+    "Regime": "pmsim.simulator.margin.base",
+    "Requirements": "pmsim.simulator.margin.base",
+    "CrossRegime": "pmsim.simulator.margin.cross",
+    "cross_liquidation_prices": "pmsim.simulator.margin.cross",
+    "IsolatedRegime": "pmsim.simulator.margin.isolated",
+    "isolated_breach": "pmsim.simulator.margin.isolated",
+    "isolated_liquidation_price": "pmsim.simulator.margin.isolated",
+    "PortfolioRegime": "pmsim.simulator.margin.portfolio",
+    "SizeRateRegime": "pmsim.simulator.margin.standard",
+    "cross_partial_reduction": "pmsim.simulator.margin.reduction",
+    "pm_partial_reduction": "pmsim.simulator.margin.reduction",
+    "shock_distance": "pmsim.simulator.margin.stress",
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _PUBLIC)

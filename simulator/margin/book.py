@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from simulator.errors import ConfigError
-from simulator.market.instruments import Instrument, instrument_for
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.market.instruments import Instrument, instrument_for
 
 ACCOUNT_KEYS = {"wallet": True, "regime": False, "preset": False, "as_of": False}
 POSITION_KEYS = {

@@ -14,10 +14,9 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-
-from simulator.errors import RegimeError
-from simulator.market.instruments import Instrument, parse_symbol
-from simulator.paths import DATASETS
+from pmsim.simulator.errors import RegimeError
+from pmsim.simulator.market.instruments import Instrument, parse_symbol
+from pmsim.simulator.paths import DATASETS
 
 DEFAULT_BRACKETS = DATASETS / "brackets" / "binance_usdm.json"
 CUM_TOLERANCE = 1e-6

@@ -107,8 +107,8 @@ def _shock(text: str) -> tuple[str, float]:
 
 
 def _regime(args: argparse.Namespace, **extra: Any) -> tuple[Any, str, Any]:
-    from simulator.margin.book import load_book
-    from simulator.margin.whatif import build_regime
+    from pmsim.simulator.margin.book import load_book
+    from pmsim.simulator.margin.whatif import build_regime
 
     book = load_book(args.book)
     name, regime = build_regime(
@@ -123,7 +123,7 @@ def _regime(args: argparse.Namespace, **extra: Any) -> tuple[Any, str, Any]:
 
 
 def run_margin(args: argparse.Namespace) -> int:
-    from simulator.margin.whatif import margin_report
+    from pmsim.simulator.margin.whatif import margin_report
 
     book, name, regime = _regime(args)
     report = margin_report(book, name, regime)
@@ -132,7 +132,7 @@ def run_margin(args: argparse.Namespace) -> int:
 
 
 def run_stress(args: argparse.Namespace) -> int:
-    from simulator.margin.whatif import stress_report
+    from pmsim.simulator.margin.whatif import stress_report
 
     book, name, regime = _regime(args, corr=args.corr)
     report = stress_report(book, name, regime, dict(args.shock), args.basis_widen)

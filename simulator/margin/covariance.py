@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from simulator.errors import RegimeError
-from simulator.paths import DATASETS
+from pmsim.simulator.errors import RegimeError
+from pmsim.simulator.paths import DATASETS
 
 DEFAULT_COVARIANCE = DATASETS / "margin" / "covariance_btc_eth.json"
 

@@ -12,13 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from simulator.errors import ConfigError
-from simulator.margin.base import Requirements
-from simulator.margin.brackets import BracketArrays, BracketBook
-from simulator.margin.liqprice import binance_liquidation_price
-from simulator.market.instruments import Instrument
-from simulator.numeric import zero_nan
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.margin.base import Requirements
+from pmsim.simulator.margin.brackets import BracketArrays, BracketBook
+from pmsim.simulator.margin.liqprice import binance_liquidation_price
+from pmsim.simulator.market.instruments import Instrument
+from pmsim.simulator.numeric import zero_nan
 
 
 @dataclass(eq=False)

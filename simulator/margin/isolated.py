@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from simulator.margin.brackets import BracketArrays
-from simulator.margin.cross import TieredRegime
-from simulator.margin.liqprice import binance_liquidation_price
-from simulator.numeric import zero_nan
+from pmsim.simulator.margin.brackets import BracketArrays
+from pmsim.simulator.margin.cross import TieredRegime
+from pmsim.simulator.margin.liqprice import binance_liquidation_price
+from pmsim.simulator.numeric import zero_nan
 
 
 @dataclass(eq=False)

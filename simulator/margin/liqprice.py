@@ -10,8 +10,7 @@ price"). Pure array code: the isolated and cross modules call it with their own 
 from __future__ import annotations
 
 import numpy as np
-
-from simulator.margin.brackets import BracketArrays
+from pmsim.simulator.margin.brackets import BracketArrays
 
 
 def binance_liquidation_price(

@@ -21,12 +21,11 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-
-from simulator.errors import ConfigError, RegimeError
-from simulator.margin.base import Requirements
-from simulator.margin.covariance import EwmaCovariance, FixedCovariance, matrix_root, with_correlation
-from simulator.margin.presets import Preset
-from simulator.margin.scenarios import (
+from pmsim.simulator.errors import ConfigError, RegimeError
+from pmsim.simulator.margin.base import Requirements
+from pmsim.simulator.margin.covariance import EwmaCovariance, FixedCovariance, matrix_root, with_correlation
+from pmsim.simulator.margin.presets import Preset
+from pmsim.simulator.margin.scenarios import (
     ScenarioSet,
     basis_block,
     ellipse_shocks,
@@ -35,9 +34,9 @@ from simulator.margin.scenarios import (
     price_block,
     years_to_expiry,
 )
-from simulator.margin.span import intercommodity_credit
-from simulator.market.instruments import Instrument
-from simulator.numeric import rows_at, zero_nan
+from pmsim.simulator.margin.span import intercommodity_credit
+from pmsim.simulator.market.instruments import Instrument
+from pmsim.simulator.numeric import rows_at, zero_nan
 
 CROSS_UNDERLYING = ("per_underlying", "correlated", "span")
 

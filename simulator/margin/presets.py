@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from simulator.errors import ConfigError, RegimeError
-from simulator.paths import DATASETS
+from pmsim.simulator.errors import ConfigError, RegimeError
+from pmsim.simulator.paths import DATASETS
 
 PRESET_DIR = DATASETS / "margin"
 

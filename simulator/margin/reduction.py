@@ -10,10 +10,9 @@ their quantities. The engine decides when to call them and books the trades.
 from __future__ import annotations
 
 import numpy as np
-
-from simulator.margin.base import Regime
-from simulator.margin.brackets import BracketArrays
-from simulator.numeric import zero_nan
+from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.margin.brackets import BracketArrays
+from pmsim.simulator.numeric import zero_nan
 
 BISECTION_STEPS = 40
 

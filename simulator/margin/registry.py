@@ -11,15 +11,15 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from simulator.errors import ConfigError
-from simulator.margin.base import Regime
-from simulator.margin.brackets import BracketBook
-from simulator.margin.cross import CrossRegime
-from simulator.margin.isolated import IsolatedRegime
-from simulator.margin.portfolio import PortfolioRegime
-from simulator.margin.presets import load_preset
-from simulator.margin.standard import SizeRateRegime
-from simulator.market.instruments import Instrument
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.margin.brackets import BracketBook
+from pmsim.simulator.margin.cross import CrossRegime
+from pmsim.simulator.margin.isolated import IsolatedRegime
+from pmsim.simulator.margin.portfolio import PortfolioRegime
+from pmsim.simulator.margin.presets import load_preset
+from pmsim.simulator.margin.standard import SizeRateRegime
+from pmsim.simulator.market.instruments import Instrument
 
 RegimeFactory = Callable[..., Regime]
 DEFAULT_PM_PRESET = "deribit"

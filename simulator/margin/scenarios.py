@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from simulator.market.instruments import Instrument
-from simulator.numeric import rows_at
+from pmsim.simulator.market.instruments import Instrument
+from pmsim.simulator.numeric import rows_at
 
 YEAR_DAYS = 365.25
 ELLIPSE_POINTS_2D = 256

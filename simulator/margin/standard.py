@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from simulator.errors import RegimeError
-from simulator.margin.base import Requirements
-from simulator.margin.presets import Preset
-from simulator.market.instruments import Instrument
-from simulator.numeric import zero_nan
+from pmsim.simulator.errors import RegimeError
+from pmsim.simulator.margin.base import Requirements
+from pmsim.simulator.margin.presets import Preset
+from pmsim.simulator.market.instruments import Instrument
+from pmsim.simulator.numeric import zero_nan
 
 
 @dataclass(eq=False)

@@ -8,9 +8,8 @@ including portfolio margin where no closed form exists. Both scan a grid, then b
 from __future__ import annotations
 
 import numpy as np
-
-from simulator.margin.base import Regime
-from simulator.numeric import zero_nan
+from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.numeric import zero_nan
 
 SCAN_POINTS = 32
 BISECTION_STEPS = 30

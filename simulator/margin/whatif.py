@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from simulator.errors import ConfigError
-from simulator.margin import make_regime
-from simulator.margin.base import Regime
-from simulator.margin.book import Book
-from simulator.margin.cross import TieredRegime, cross_liquidation_prices
-from simulator.margin.isolated import isolated_liquidation_price
-from simulator.margin.stress import breached, liquidation_prices, shock_distance
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.margin import make_regime
+from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.margin.book import Book
+from pmsim.simulator.margin.cross import TieredRegime, cross_liquidation_prices
+from pmsim.simulator.margin.isolated import isolated_liquidation_price
+from pmsim.simulator.margin.stress import breached, liquidation_prices, shock_distance
 
 DEFAULT_REGIME = "cross"
 PRESET_REGIMES = ("portfolio", "standard")

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from simulator.errors import DataError
-from simulator.market.instruments import Instrument
+from pmsim.simulator.errors import DataError
+from pmsim.simulator.market.instruments import Instrument
 
 PRICE_FIELDS = ("open", "high", "low", "close", "mark_open", "mark_high", "mark_low", "mark_close")
 
@@ -106,7 +105,7 @@ class Market:
         try:
             return self.symbols.index(symbol)
         except ValueError:
-            from simulator.errors import ConfigError
+            from pmsim.simulator.errors import ConfigError
 
             raise ConfigError.unknown("symbol", symbol, self.symbols) from None
 

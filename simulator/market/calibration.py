@@ -33,10 +33,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from simulator.atomic import write_text
-from simulator.errors import DataError
-from simulator.paths import DATASETS
+from pmsim.simulator.atomic import write_text
+from pmsim.simulator.errors import DataError
+from pmsim.simulator.paths import DATASETS
 
 DATA_ENV = "PMSIM_DATA_DIR"
 DEFAULT_OUT = DATASETS / "calibration.json"
@@ -352,7 +351,7 @@ def simulate_correlations(
 ) -> tuple[float, float]:
     """(vol correlation, return correlation) of the model's diffusion over NEWS_SIM_YEARS, the vols
     re-filtered from the simulated returns with each coin's own GARCH, as from the data."""
-    from simulator.market.synthetic import garch_variances, innovations
+    from pmsim.simulator.market.synthetic import garch_variances, innovations
 
     alpha, beta = np.array(garch).T
     z = innovations(np.random.default_rng(NEWS_SIM_SEED), NEWS_SIM_YEARS * HOURS_PER_YEAR, nu, rho, cap)

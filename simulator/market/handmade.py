@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-
-from simulator.market.arrays import Market
-from simulator.market.instruments import instrument_for
+from pmsim.simulator.market.arrays import Market
+from pmsim.simulator.market.instruments import instrument_for
 
 FUNDING_HOURS = (0, 8, 16)
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-
-from simulator.errors import ConfigError
+from pmsim.simulator.errors import ConfigError
 
 Kind = Literal["perpetual", "dated"]
 

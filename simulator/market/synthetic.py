@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from simulator.errors import ConfigError, DataError
-from simulator.market.arrays import Market
-from simulator.market.instruments import Instrument, dated_symbol, instrument_for, quarterly_deliveries
-from simulator.paths import DATASETS
+from pmsim.simulator.errors import ConfigError, DataError
+from pmsim.simulator.market.arrays import Market
+from pmsim.simulator.market.instruments import Instrument, dated_symbol, instrument_for, quarterly_deliveries
+from pmsim.simulator.paths import DATASETS
 
 DEFAULT_CALIBRATION = DATASETS / "calibration.json"
 UNDERLYINGS = ("BTC", "ETH")

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from simulator.metrics import summarise
-from simulator.results import EVENT_KINDS, write_run
+from pmsim.simulator.metrics import summarise
+from pmsim.simulator.results import EVENT_KINDS, write_run
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BTCUSDT_240628")
 

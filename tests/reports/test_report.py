@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
+from pmsim.reports.frames import RunView, downsample
+from pmsim.reports.sections import SECTIONS
+from pmsim.simulator.errors import RunError
+from pmsim.simulator.results import read_run
 
-import reports
-from reports.frames import RunView, downsample
-from reports.sections import SECTIONS
-from simulator.errors import RunError
-from simulator.results import read_run
+from pmsim import reports
 
 HEADINGS = (
     "What ran",
@@ -101,7 +101,7 @@ def test_each_section_renders_alone(section, two_runs):
 
 
 def test_single_run_margin_section_says_only_one_regime(two_runs):
-    from reports.sections import margin_by_regime
+    from pmsim.reports.sections import margin_by_regime
 
     assert "Only one regime ran (cross)" in margin_by_regime([RunView(read_run(two_runs[0]))])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import reports
+from pmsim import reports
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND"

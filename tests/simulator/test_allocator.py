@@ -4,12 +4,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
-from simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand
-from simulator.deployment import DrawdownStop, StagedDeployment
-from simulator.engine.events import EventLog
-from simulator.margin.base import Requirements
-from strategies.base import BarView
+from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand
+from pmsim.simulator.deployment import DrawdownStop, StagedDeployment
+from pmsim.simulator.engine.events import EventLog
+from pmsim.simulator.margin.base import Requirements
+from pmsim.strategies.base import BarView
 
 PRICE = np.array([100.0, 50.0])
 

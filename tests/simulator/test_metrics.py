@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from simulator import metrics
-from simulator.metrics import ConfigBars, summarise
+from pmsim.simulator import metrics
+from pmsim.simulator.metrics import ConfigBars, summarise
 
 HOUR = 3600.0
 

@@ -5,8 +5,7 @@ import json
 
 import pandas as pd
 import pytest
-
-from simulator.cli import main
+from pmsim.simulator.cli import main
 
 BARS = "600"
 

@@ -1,8 +1,7 @@
 """`pmsim run` on bad config files: one line that says what and where, exit status 2, nothing written."""
 
 import pytest
-
-from simulator.cli import main
+from pmsim.simulator.cli import main
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 from archive_fixtures import ARCHIVE_HEADER, HOUR_MS, T0_MS, kline_rows, write_csv, write_zip
-
-from simulator.data.cache import Cache
-from simulator.data.importer import import_folder
-from simulator.data.readers import read_bars, read_funding
-from simulator.data.validate import check_bars, check_series
-from simulator.errors import DataError
+from pmsim.simulator.data.cache import Cache
+from pmsim.simulator.data.importer import import_folder
+from pmsim.simulator.data.readers import read_bars, read_funding
+from pmsim.simulator.data.validate import check_bars, check_series
+from pmsim.simulator.errors import DataError
 
 NAME = "BTCUSDT-1h-2020-01.csv"
 

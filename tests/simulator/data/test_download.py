@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from archive_fixtures import T0_MS, kline_rows, write_zip
-
-from simulator.data.archive import ArchiveFile
-from simulator.data.cache import Cache, SeriesKey
-from simulator.data.download import Fetcher
-from simulator.data.fetch import Request, fetch_history
-from simulator.errors import ChecksumError, DataError
+from pmsim.simulator.data.archive import ArchiveFile
+from pmsim.simulator.data.cache import Cache, SeriesKey
+from pmsim.simulator.data.download import Fetcher
+from pmsim.simulator.data.fetch import Request, fetch_history
+from pmsim.simulator.errors import ChecksumError, DataError
 
 MONTH = 31 * 24
 

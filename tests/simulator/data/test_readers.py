@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from archive_fixtures import ARCHIVE_HEADER, HOUR_MS, T0_MS, kline_rows, write_csv, write_zip
-
-from simulator.data.readers import read_bars, read_funding
+from pmsim.simulator.data.readers import read_bars, read_funding
 
 
 @pytest.mark.parametrize("header", [ARCHIVE_HEADER, None], ids=["headered", "headerless"])

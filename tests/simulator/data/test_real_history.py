@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from simulator.data.assemble import load_market
-from simulator.data.cache import Cache, SeriesKey
-from simulator.data.importer import TidyFolder, import_folder, read_validated
-from simulator.margin.brackets import BracketBook
+from pmsim.simulator.data.assemble import load_market
+from pmsim.simulator.data.cache import Cache, SeriesKey
+from pmsim.simulator.data.importer import TidyFolder, import_folder, read_validated
+from pmsim.simulator.margin.brackets import BracketBook
 
 
 def test_the_staged_history_validates(real_data):

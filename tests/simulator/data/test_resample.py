@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from archive_fixtures import HOUR_MS, T0_MS
-
-from simulator.data.resample import resample_bars
+from pmsim.simulator.data.resample import resample_bars
 
 
 def _hours(n: int) -> pd.DataFrame:

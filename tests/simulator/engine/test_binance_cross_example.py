@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-
-from simulator.engine.account import Account
-from simulator.engine.events import EventLog
-from simulator.engine.policies import AccountWide
-from simulator.margin.cross import CrossRegime
-from simulator.market.instruments import instrument_for
+from pmsim.simulator.engine.account import Account
+from pmsim.simulator.engine.events import EventLog
+from pmsim.simulator.engine.policies import AccountWide
+from pmsim.simulator.margin.cross import CrossRegime
+from pmsim.simulator.market.instruments import instrument_for
 
 WHEN = np.datetime64("2021-06-01", "ms")
 

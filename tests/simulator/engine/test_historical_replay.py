@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-
-from simulator.allocator import Allocator, MurCap
-from simulator.data.assemble import load_market
-from simulator.engine.engine import Costs, simulate
-from simulator.margin import make_regime
-from strategies import Hold
+from pmsim.simulator.allocator import Allocator, MurCap
+from pmsim.simulator.data.assemble import load_market
+from pmsim.simulator.engine.engine import Costs, simulate
+from pmsim.simulator.margin import make_regime
+from pmsim.strategies import Hold
 
 
 def test_20x_long_liquidated_on_march_12_2020_in_the_bar_the_mark_low_crosses(data_dir):

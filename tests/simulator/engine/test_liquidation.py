@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-
-from simulator.allocator import Allocator, MurCap
-from simulator.engine.engine import Costs, simulate
-from simulator.margin import make_regime
-from simulator.market.handmade import handmade_market
-from strategies import Hold
+from pmsim.simulator.allocator import Allocator, MurCap
+from pmsim.simulator.engine.engine import Costs, simulate
+from pmsim.simulator.margin import make_regime
+from pmsim.simulator.market.handmade import handmade_market
+from pmsim.strategies import Hold
 
 
 def run_with_lows(lows: list[float], clearance_fee: float = 0.01):

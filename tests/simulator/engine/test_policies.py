@@ -1,14 +1,13 @@
 """Isolated and partial liquidation in the engine, on hand-built bars with the arithmetic written out."""
 
 import pytest
-
-from simulator.allocator import Allocator, MurCap
-from simulator.engine.engine import Costs, simulate
-from simulator.engine.policies import policy_for
-from simulator.errors import ConfigError
-from simulator.margin import make_regime
-from simulator.market.handmade import handmade_market
-from strategies import Hold
+from pmsim.simulator.allocator import Allocator, MurCap
+from pmsim.simulator.engine.engine import Costs, simulate
+from pmsim.simulator.engine.policies import policy_for
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.margin import make_regime
+from pmsim.simulator.market.handmade import handmade_market
+from pmsim.strategies import Hold
 
 
 def run(regime_name, mode, lows, positions, wallet, leverage=10.0, fee=0.0, clearance=0.0):

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pmsim.simulator.allocator import Allocator, MurCap
+from pmsim.simulator.engine.engine import Costs, simulate
+from pmsim.simulator.engine.policies import policy_for
+from pmsim.simulator.margin import make_regime
+from pmsim.simulator.market.handmade import handmade_market
 
-from simulator.allocator import Allocator, MurCap
-from simulator.engine.engine import Costs, simulate
-from simulator.engine.policies import policy_for
-from simulator.margin import make_regime
-from simulator.market.handmade import handmade_market
 from tests.kit import Scripted
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BTCUSDT_240105")

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-
-from simulator.allocator import Allocator, MurCap
-from simulator.engine.engine import Costs, ShockProbe, simulate
-from simulator.margin import make_regime
-from simulator.market.handmade import handmade_market
-from strategies import Hold
+from pmsim.simulator.allocator import Allocator, MurCap
+from pmsim.simulator.engine.engine import Costs, ShockProbe, simulate
+from pmsim.simulator.margin import make_regime
+from pmsim.simulator.market.handmade import handmade_market
+from pmsim.strategies import Hold
 
 
 def test_distance_of_a_single_long_by_hand():

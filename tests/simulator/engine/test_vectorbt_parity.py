@@ -9,11 +9,11 @@ import pandas as pd
 import vectorbt as vbt  # imported here: importing it raises Python's recursion limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pmsim.simulator.allocator import Allocator, MurCap
+from pmsim.simulator.engine.engine import Costs, simulate
+from pmsim.simulator.margin import make_regime
+from pmsim.simulator.market.handmade import handmade_market
 
-from simulator.allocator import Allocator, MurCap
-from simulator.engine.engine import Costs, simulate
-from simulator.margin import make_regime
-from simulator.market.handmade import handmade_market
 from tests.kit import Scripted
 
 FEE, SLIPPAGE, WALLET = 0.0005, 0.0003, 1e9

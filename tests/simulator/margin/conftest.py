@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from simulator.market.instruments import instrument_for
+from pmsim.simulator.market.instruments import instrument_for
 
 WHEN = np.datetime64("2024-09-27T08:00", "ms")
 INSTRUMENTS = tuple(instrument_for(s) for s in ("BTCUSDT", "BTCUSDT_241227", "ETHUSDT", "ETHUSDT_241227"))

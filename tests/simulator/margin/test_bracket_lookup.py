@@ -3,9 +3,8 @@
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from simulator.margin.brackets import BracketBook, group_of
-from simulator.market.instruments import instrument_for
+from pmsim.simulator.margin.brackets import BracketBook, group_of
+from pmsim.simulator.market.instruments import instrument_for
 
 BOOK = BracketBook.load()
 INSTRUMENTS = tuple(instrument_for(s) for s in ("BTCUSDT", "ETHUSDT", "BTCUSDT_250328", "ETHUSDT_250328"))

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from simulator.cli import main
+from pmsim.simulator.cli import main
 
 BOOKS = Path(__file__).resolve().parents[3] / "examples" / "books"
 

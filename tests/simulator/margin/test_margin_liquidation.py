@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from simulator.margin import (
+from pmsim.simulator.margin import (
     cross_liquidation_prices,
     cross_partial_reduction,
     isolated_breach,
@@ -16,7 +15,7 @@ from simulator.margin import (
     pm_partial_reduction,
     shock_distance,
 )
-from simulator.margin.stress import breached, liquidation_prices
+from pmsim.simulator.margin.stress import breached, liquidation_prices
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

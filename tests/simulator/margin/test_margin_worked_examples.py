@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from simulator.errors import RegimeError
-from simulator.margin import cross_liquidation_prices, isolated_liquidation_price, make_regime
-from simulator.margin.brackets import BracketTable
-from simulator.margin.portfolio import PmParams, PortfolioRegime
-from simulator.margin.presets import Preset, load_preset
-from simulator.margin.scenarios import price_block
-from simulator.market.instruments import instrument_for
+from pmsim.simulator.errors import RegimeError
+from pmsim.simulator.margin import cross_liquidation_prices, isolated_liquidation_price, make_regime
+from pmsim.simulator.margin.brackets import BracketTable
+from pmsim.simulator.margin.portfolio import PmParams, PortfolioRegime
+from pmsim.simulator.margin.presets import Preset, load_preset
+from pmsim.simulator.margin.scenarios import price_block
+from pmsim.simulator.market.instruments import instrument_for
 
 WHEN_2021 = np.datetime64("2021-06-01", "ms")
 TV1_QTY = np.array([[109.488, 3683.979]])

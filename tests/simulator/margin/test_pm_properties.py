@@ -10,10 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
-from simulator.margin import make_regime
-from simulator.margin.covariance import FixedCovariance, with_correlation
-from simulator.margin.presets import preset_names
+from pmsim.simulator.margin import make_regime
+from pmsim.simulator.margin.covariance import FixedCovariance, with_correlation
+from pmsim.simulator.margin.presets import preset_names
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 BOOK = arrays(np.float64, (4,), elements=st.floats(-20, 20))

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
-from simulator.errors import ConfigError
-from simulator.margin import REGIMES, make_regime
-from simulator.margin.presets import preset_names
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.margin import REGIMES, make_regime
+from pmsim.simulator.margin.presets import preset_names
 
 VARIANTS = [
     ("cross", {}),

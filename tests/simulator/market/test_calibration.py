@@ -6,9 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from simulator.errors import DataError
-from simulator.market.calibration import (
+from pmsim.simulator.errors import DataError
+from pmsim.simulator.market.calibration import (
     DEFAULT_OUT,
     Jumps,
     default_data_dir,

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-
-from simulator.errors import ConfigError
-from simulator.market.instruments import dated_symbol, last_friday, parse_symbol, quarterly_deliveries
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.market.instruments import dated_symbol, last_friday, parse_symbol, quarterly_deliveries
 
 # Binance USDⓈ-M quarterly deliveries (shared/data/binance-um/quarterly/contracts.csv and exchangeInfo)
 KNOWN_DELIVERIES = ["2023-09-29", "2024-03-29", "2024-06-28", "2024-09-27", "2024-12-27", "2025-03-28"]

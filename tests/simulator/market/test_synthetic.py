@@ -6,12 +6,11 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-
-from simulator.errors import ConfigError
-from simulator.market.arrays import PRICE_FIELDS
-from simulator.market.calibration import Jumps, robust_sigma
-from simulator.market.instruments import parse_symbol
-from simulator.market.synthetic import generate_market, load_calibration
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.market.arrays import PRICE_FIELDS
+from pmsim.simulator.market.calibration import Jumps, robust_sigma
+from pmsim.simulator.market.instruments import parse_symbol
+from pmsim.simulator.market.synthetic import generate_market, load_calibration
 
 ARRAY_FIELDS = (*PRICE_FIELDS, "funding_rate", "funding_due", "listed", "settlement", "expiry_bar")
 LONG_YEARS = 10
