@@ -91,7 +91,7 @@ class Run:
             )
 
     def write(self, simulation: Simulation, out: str | Path) -> Path:
-        from pmsim.simulator.metrics import summarise
+        from pmsim.simulator.metrics import THRESHOLDS, summarise
 
         market = self.market
         prices = pd.DataFrame({"time": pd.to_datetime(market.times, utc=True)})
@@ -109,6 +109,8 @@ class Run:
             },
             "regime": self.regime.describe(),
             "strategy": self.strategy.describe(),
+            "allocator": self.allocator.describe(),
+            "thresholds": dict(THRESHOLDS),
             "labels": self.strategy.labels(),
             "configs": summarise(simulation.series, simulation.events, market.bar_seconds),
         }
@@ -116,7 +118,7 @@ class Run:
         resolved["resolved"] = {
             "regime": summary["regime"],
             "strategy": summary["strategy"],
-            "allocator": self.allocator.describe(),
+            "allocator": summary["allocator"],
         }
         return write_run(
             out,

@@ -8,7 +8,10 @@ A run folder holds
   (signed, at mark);
 - ``prices.parquet`` one row per bar: ``time`` and ``mark:{symbol}`` (mark close, NaN when not listed);
 - ``events.parquet`` one row per event: ``time, config, kind, symbol, qty, price, amount, note``;
-- ``summary.json``   ``{"market": ..., "regime": ..., "labels": [...], "configs": [{metric: value}, ...]}``.
+- ``summary.json``   ``{"name", "market": {source, symbols, notes, start, end, bars}, "regime", "strategy",
+  "allocator" (the resolved rules), "thresholds" (ruin floor, ROM flag limits, MUR lines), "labels": [...],
+  "configs": [{"config", <metric>: value, ..., "decisions": {kind: {rule: count}}}, ...]}``; the metrics
+  and their definitions are ``simulator.metrics.METRICS`` (MUR and buffer: ``mur_of``, ``buffer_of``).
 The folder is written whole and atomically: a failed write leaves no folder and keeps an older one intact.
 """
 

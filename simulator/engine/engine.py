@@ -25,6 +25,7 @@ from pmsim.simulator.engine.recorder import Recorder
 from pmsim.simulator.margin.base import Regime
 from pmsim.simulator.margin.stress import shock_distance
 from pmsim.simulator.market.arrays import Market
+from pmsim.simulator.metrics import buffer_of, mur_of
 from pmsim.simulator.numeric import zero_nan
 from pmsim.strategies.base import BarView, Strategy
 
@@ -137,10 +138,6 @@ def simulate(
         upnl = account.upnl(mark)
         equity = account.wallet + upnl
         req = regime.requirements(account.qty, mark, closed)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mur = np.where(req.im > 0, req.im / np.where(equity > 0, equity, np.nan), 0.0)
-            mur = np.where((req.im > 0) & (equity <= 0), np.inf, mur)
-            buffer = np.where(req.mm > 0, equity / req.mm, np.inf)
         distance = np.full(n_configs, np.nan)
         if probe is not None and probe.every and t % probe.every == 0:
             distance = shock_distance(
@@ -154,8 +151,8 @@ def simulate(
             upnl=upnl,
             im=req.im,
             mm=req.mm,
-            mur=mur,
-            buffer=buffer,
+            mur=mur_of(req.im, equity),
+            buffer=buffer_of(equity, req.mm),
             free=equity - req.im,
             realised=account.realised,
             fees=account.fees,
