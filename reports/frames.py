@@ -63,6 +63,17 @@ class RunView:
     def regime_name(self) -> str:
         return str(self.regime.get("name", "unknown"))
 
+    @property
+    def allocator(self) -> object:
+        """The resolved allocator rules: ``config.json`` resolved.allocator (else the summary's), or None."""
+        resolved = self.folder.config.get("resolved") or {}
+        return resolved.get("allocator", self.folder.summary.get("allocator"))
+
+    @property
+    def notes(self) -> object:
+        """The run's data notes (``summary.json`` market.notes: stand-ins, settlement proxies, gaps)."""
+        return (self.folder.summary.get("market") or {}).get("notes")
+
     @cached_property
     def series(self) -> pd.DataFrame:
         if self.folder.series.empty:

@@ -32,6 +32,11 @@ def render(template: str, **context: Any) -> Markup:
     return Markup(environment().get_template(template).render(**context))
 
 
+def section_html(id_: str, heading: str, body: Markup, note: str = "") -> str:
+    """One ``<section>`` of the page: heading, an optional note line, then ``body``."""
+    return str(render("section.j2", id=id_, heading=heading, body=body, note=note))
+
+
 def figure_html(fig: go.Figure) -> Markup:
     """A figure as a ``<div>`` plus its ``Plotly.newPlot`` script, without plotly.js."""
     return Markup(fig.to_html(full_html=False, include_plotlyjs=False, config=PLOT_CONFIG))

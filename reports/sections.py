@@ -1,13 +1,12 @@
 """The report's sections: each a function ``section(runs) -> HTML fragment``, testable alone.
 
 ``SECTIONS`` lists them in page order. They read :class:`reports.frames.RunView` objects (run folders
-with UTC times and labels), our metrics from :mod:`simulator.metrics` and standard return statistics
-from vectorbt's returns accessor; they never touch the engine.
+with UTC times and labels) and our metrics from :mod:`simulator.metrics`; the tables live in
+:mod:`reports.tables`. They never touch the engine. Every line of a ruined book stops at its ruin bar.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -17,62 +16,17 @@ from markupsafe import Markup
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 from pmsim.reports.frames import ConfigView, RunView, all_configs, downsample
-from pmsim.reports.render import base_figure, figure_html, render
+from pmsim.reports.render import base_figure, figure_html, render, section_html
+from pmsim.reports.tables import decisions_table, return_stats, summary_table
+from pmsim.reports.text import duration, note_lines, plain, rule_lines
 from pmsim.simulator import metrics
 
 Section = Callable[[Sequence[RunView]], str]
 COLORS = qualitative.Plotly
-YEAR = "365 days"
 MUR_AXIS_CAP = 200.0  # % : keeps the 70-80% band readable when one config spikes far above it
 
 
-# ----------------------------------------------------------------------------------------- formatting
-
-
-def _finite_or_dash(fmt: Callable[[float], str]) -> Callable[[float], str]:
-    def show(value: float) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "n/a"
-        if isinstance(value, float) and math.isinf(value):
-            return "∞" if value > 0 else "-∞"
-        return fmt(value)
-
-    return show
-
-
-money = _finite_or_dash(lambda v: f"{v:,.2f}")
-percent = _finite_or_dash(lambda v: f"{v:.2%}")
-times = _finite_or_dash(lambda v: f"{v:.2f}×")
-ratio = _finite_or_dash(lambda v: f"{v:.2f}")
-count = _finite_or_dash(lambda v: f"{int(v):,d}")
-
-SUMMARY_COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
-    ("final_equity", "Final equity", money),
-    ("net_pnl", "Net PnL", money),
-    ("rom", "ROM", percent),
-    ("rom_annualised", "ROM ann.", percent),
-    ("max_mur", "Max MUR", percent),
-    ("min_buffer", "Min buffer", times),
-    ("liquidations", "Liquidations", count),
-    ("bankruptcy_loss", "Bankruptcy loss", money),
-    ("fees", "Fees", money),
-    ("funding", "Funding", money),
-    ("bars_above_mur_70", "Bars MUR > 70%", count),
-    ("bars_above_mur_80", "Bars MUR > 80%", count),
-)
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "unknown length"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
-def _section(id_: str, heading: str, body: Markup, note: str = "") -> str:
-    return str(render("section.j2", id=id_, heading=heading, body=body, note=note))
+PathOf = Callable[[pd.DataFrame], pd.Series]
 
 
 def _naive(time: pd.Series) -> pd.Series:
@@ -80,13 +34,16 @@ def _naive(time: pd.Series) -> pd.Series:
     return time.dt.tz_convert(None)
 
 
-def _line_chart(
-    configs: Sequence[ConfigView], path: Callable[[pd.DataFrame], pd.Series], y_title: str
-) -> go.Figure:
-    """One downsampled line per config of ``path(series)`` against time."""
+def _lived(view: ConfigView, path: PathOf) -> pd.Series:
+    """``path(series)`` of one config, NaN after its ruin bar (a dead book's line stops)."""
+    return metrics.stop_at_ruin(path(view.bars.series), view.bars.series)
+
+
+def _line_chart(configs: Sequence[ConfigView], path: PathOf, y_title: str) -> go.Figure:
+    """One downsampled line per config of ``path(series)`` against time, stopping at a ruin."""
     fig = base_figure(y_title)
     for i, view in enumerate(configs):
-        values = downsample(path(view.bars.series))
+        values = downsample(_lived(view, path))
         fig.add_scatter(
             x=_naive(view.time.loc[values.index]),
             y=values.to_numpy(),
@@ -101,54 +58,55 @@ def _line_chart(
 
 
 def header(runs: Sequence[RunView]) -> str:
-    """What ran: market source (synthetic or historical), symbols, margin regime, window and configs."""
+    """What ran: market source, symbols, margin regime and preset, allocator rules, window, configs and
+    the data notes (stand-ins, settlement proxies, gap bars)."""
     cards = [
         {
             "name": run.name,
             "source": run.market_source,
             "symbols": run.symbols,
             "regime": run.regime_name,
-            "regime_params": [(k, v) for k, v in run.regime.items() if k != "name"],
+            "preset": plain(run.regime.get("preset", "none (no preset)")),
+            "preset_source": plain(run.regime.get("preset_source", "")),
+            "regime_params": [
+                (k, plain(v)) for k, v in run.regime.items() if k not in ("name", "preset", "preset_source")
+            ],
+            "rules": rule_lines(run.allocator),
+            "notes": note_lines(run.notes),
             "start": run.series["time"].min().strftime("%Y-%m-%d %H:%M"),
             "end": run.series["time"].max().strftime("%Y-%m-%d %H:%M"),
             "bars": run.series["time"].nunique(),
-            "bar": _duration(run.bar_seconds),
+            "bar": duration(run.bar_seconds),
             "labels": [view.label for view in run.configs],
             "path": str(run.folder.path),
         }
         for run in runs
     ]
     synthetic = any("synthetic" in run.market_source.lower() for run in runs)
-    return _section("what-ran", "What ran", render("header.j2", runs=cards, synthetic=synthetic))
-
-
-def summary_table(runs: Sequence[RunView]) -> str:
-    """One row per run x config with every metric of :data:`simulator.metrics.METRICS`."""
-    rows = []
-    for run in runs:
-        for view in run.configs:
-            values = {name: metric(view.bars) for name, metric in metrics.METRICS.items()}
-            rows.append(
-                [run.name, view.label, run.regime_name]
-                + [fmt(values[key]) for key, _, fmt in SUMMARY_COLUMNS]
-            )
-    footnotes = [(title, metrics.definition(key)) for key, title, _ in SUMMARY_COLUMNS]
-    body = render(
-        "table.j2",
-        columns=["Run", "Config", "Regime"] + [t for _, t, _ in SUMMARY_COLUMNS],
-        rows=rows,
-        text_columns=3,
-        footnotes=footnotes,
-    )
-    return _section(
-        "summary", "Summary", body, "Amounts in the quote currency (USDT). Column definitions below."
-    )
+    return section_html("what-ran", "What ran", render("header.j2", runs=cards, synthetic=synthetic))
 
 
 def equity_chart(runs: Sequence[RunView]) -> str:
     """Equity (wallet + unrealised PnL at mark) per config over time."""
-    fig = _line_chart(all_configs(runs), lambda s: s["equity"], "equity (USDT)")
-    return _section("equity", "Equity", figure_html(fig), "Equity = wallet balance + unrealised PnL at mark.")
+    configs = all_configs(runs)
+    fig = _line_chart(configs, lambda s: s["equity"], "equity (USDT)")
+    for i, view in enumerate(configs):
+        ruin = view.bars.ruin
+        if ruin is not None:
+            fig.add_scatter(
+                x=_naive(view.time.iloc[[ruin]]),
+                y=[float(view.bars.series["equity"].iloc[ruin])],
+                mode="markers+text",
+                text=["ruined"],
+                textposition="top center",
+                name=f"ruined · {view.name}",
+                marker={"symbol": "x", "size": 12, "color": COLORS[i % len(COLORS)]},
+            )
+    note = (
+        "Equity = wallet balance + unrealised PnL at mark. A ruined book's line stops at its ruin "
+        f"(equity at or below {metrics.RUIN_FLOOR:.0%} of deposits), marked ×."
+    )
+    return section_html("equity", "Equity", figure_html(fig), note)
 
 
 def mur_chart(runs: Sequence[RunView]) -> str:
@@ -178,23 +136,24 @@ def mur_chart(runs: Sequence[RunView]) -> str:
             annotation_position=where,
         )
     peak = max(
-        (float(np.nanmax(v)) for v in (mur_percent(c.bars.series) for c in configs) if np.isfinite(v).any()),
+        (float(np.nanmax(v)) for v in (_lived(c, mur_percent) for c in configs) if np.isfinite(v).any()),
         default=0.0,
     )
     fig.update_yaxes(range=[0, min(max(100.0, peak * 1.05), MUR_AXIS_CAP)])
     note = (
         "MUR = IM / equity. The band between 70% and 80% is the danger zone. "
-        "Gaps mark bars where equity was zero or below (MUR infinite). "
+        "Gaps mark bars where equity was zero or below while margin was held (MUR infinite); a ruined "
+        "book's line stops at its ruin. "
         f"The axis stops at {MUR_AXIS_CAP:.0f}%; zoom out or see Max MUR in the summary for higher peaks."
     )
-    return _section("mur", "Margin utilisation (MUR)", figure_html(fig), note)
+    return section_html("mur", "Margin utilisation (MUR)", figure_html(fig), note)
 
 
 def rom_chart(runs: Sequence[RunView]) -> str:
-    """ROM path in percent: net PnL so far / average IM so far."""
+    """ROM path in percent: net PnL so far / mean IM of the bars so far that held margin."""
     fig = _line_chart(all_configs(runs), lambda s: metrics.rom_path(s) * 100, "ROM (%)")
     fig.add_hline(y=0, line={"color": "#9aa5b1", "width": 1})
-    return _section(
+    return section_html(
         "rom", "Return on margin (ROM) path", figure_html(fig), metrics.definition(metrics.rom_path)
     )
 
@@ -227,7 +186,7 @@ def shock_distance_chart(runs: Sequence[RunView]) -> str:
         f"Stress move: {', '.join(shocks) or 'none configured'}. Below 1.0 the book would not survive the "
         "full move at that bar's close; a gap means no such move liquidates it (or the bar was not probed)."
     )
-    return _section("shock", "Distance to liquidation under the stress move", figure_html(fig), note)
+    return section_html("shock", "Distance to liquidation under the stress move", figure_html(fig), note)
 
 
 def _price_figure(group: Sequence[RunView], color: Callable[[ConfigView], str]) -> go.Figure:
@@ -299,7 +258,7 @@ def price_chart(runs: Sequence[RunView]) -> str:
     )
     n_liq = sum(metrics.liquidations(view.bars) for view in all_configs(runs))
     note = f"Mark close per symbol. {n_liq} liquidation(s) marked × at their time and price."
-    return _section("prices", "Prices and liquidations", body, note)
+    return section_html("prices", "Prices and liquidations", body, note)
 
 
 def margin_by_regime(runs: Sequence[RunView]) -> str:
@@ -321,69 +280,26 @@ def margin_by_regime(runs: Sequence[RunView]) -> str:
         if len(regimes) > 1
         else f"Only one regime ran ({regimes[0]}); pass runs of several regimes to compare them."
     )
-    return _section("margin-by-regime", "Margin by regime", figure_html(fig), note)
-
-
-def _returns(view: ConfigView) -> pd.Series:
-    """Per-bar returns of equity net of new deposits: (equity_t - equity_t-1 - deposited_t) / equity_t-1.
-
-    A bar cannot lose more than all equity (-100%; the rest is bankruptcy loss); bars after equity
-    reached 0 or below have no return (NaN).
-    """
-    series = view.bars.series
-    equity, deposits = series["equity"].astype(float), series["deposits"].astype(float)
-    previous = equity.shift(1).fillna(deposits.iloc[0])
-    flows = deposits.diff().fillna(0.0)
-    returns = ((equity - previous - flows) / previous).where(previous > 0).clip(lower=-1.0)
-    return pd.Series(returns.to_numpy(), index=pd.DatetimeIndex(_naive(series["time"])), name=view.name)
-
-
-RETURN_STATS: tuple[tuple[str, Callable, Callable[[float], str]], ...] = (
-    ("Total return", lambda acc: acc.total(), percent),
-    ("Annualised return", lambda acc: acc.annualized(), percent),
-    ("Annualised volatility", lambda acc: acc.annualized_volatility(), percent),
-    ("Sharpe", lambda acc: acc.sharpe_ratio(), ratio),
-    ("Sortino", lambda acc: acc.sortino_ratio(), ratio),
-    ("Max drawdown", lambda acc: acc.max_drawdown(), percent),
-    ("Calmar", lambda acc: acc.calmar_ratio(), ratio),
-)
-
-
-def return_stats(runs: Sequence[RunView]) -> str:
-    """Standard return statistics of equity per config, from vectorbt's returns accessor."""
-    import vectorbt  # noqa: F401  (registers the .vbt accessor; slow to import, so only when needed)
-
-    rows = []
-    for run in runs:
-        for view in run.configs:
-            if math.isfinite(run.bar_seconds):
-                acc = _returns(view).vbt.returns(freq=pd.Timedelta(seconds=run.bar_seconds), year_freq=YEAR)
-                cells = [fmt(float(stat(acc))) for _, stat, fmt in RETURN_STATS]
-            else:
-                cells = ["n/a"] * len(RETURN_STATS)
-            rows.append([run.name, view.label, *cells])
-    body = render(
-        "table.j2",
-        columns=["Run", "Config"] + [name for name, _, _ in RETURN_STATS],
-        rows=rows,
-        text_columns=2,
-        footnotes=[],
-    )
-    note = (
-        "Per-bar returns of equity net of deposits; computed by vectorbt's returns accessor "
-        "(risk-free rate 0, a year of 365 days)."
-    )
-    return _section("return-stats", "Return statistics", body, note)
+    return section_html("margin-by-regime", "Margin by regime", figure_html(fig), note)
 
 
 def definitions(runs: Sequence[RunView]) -> str:
     """The words this report uses, in plain language."""
-    return _section("definitions", "Definitions", render("definitions.j2"))
+    words = {
+        "mur": metrics.definition(metrics.mur_of),
+        "buffer": metrics.definition(metrics.buffer_of),
+        "rom": metrics.definition("rom"),
+        "rom_flag": metrics.definition("rom_flag"),
+        "roe": metrics.definition("roe"),
+        "ruined": metrics.definition("ruined"),
+    }
+    return section_html("definitions", "Definitions", render("definitions.j2", words=words))
 
 
 SECTIONS: tuple[Section, ...] = (
     header,
     summary_table,
+    decisions_table,
     equity_chart,
     mur_chart,
     rom_chart,

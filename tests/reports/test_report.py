@@ -18,6 +18,7 @@ from pmsim import reports
 HEADINGS = (
     "What ran",
     "Summary",
+    "Allocator decisions",
     "Equity",
     "Margin utilisation (MUR)",
     "Return on margin (ROM) path",
@@ -65,14 +66,18 @@ def test_definitions_box_defines_each_word(page):
         "Free capital",
         "Liquidation",
         "Bankruptcy loss",
+        "ROE (return on equity)",
+        "ROM flag ⚑",
+        "Ruin",
     ):
         assert f"<dt>{word}</dt>" in box, word
+    assert "1% of deposits" in box and "10% of its bars" in box  # thresholds stated on the page
 
 
 def test_summary_has_one_row_per_run_and_config_and_the_metric_definitions(page):
-    table = page[page.index('id="summary"') : page.index('id="equity"')]
-    assert table.count("<tr><td>") == 4
-    assert "time-average IM over the window" in table
+    table = page[page.index('id="summary"') : page.index('id="decisions"')]
+    assert table.count("<tr><td>") == 6
+    assert "mean IM over the bars that held margin (IM &gt; 0)" in table
 
 
 def test_liquidations_are_marked_on_the_price_chart(page):
@@ -147,3 +152,124 @@ def test_long_runs_are_downsampled_in_the_page(make_run, tmp_path):
 
 def test_public_surface():
     assert sorted(reports.__all__) == ["SECTIONS", "build_report", "render_report"]
+
+
+def _summary_rows(page: str) -> dict[str, list[str]]:
+    """Summary table rows of the first run, keyed by config label, cells as text."""
+    table = page[page.index('id="summary"') : page.index('id="decisions"')]
+    header = re.findall(r"<th[^>]*>(.*?)</th>", table)
+    rows = {}
+    for row in re.findall(r"<tr><td>(.*?)</tr>", table, re.S):
+        cells = re.findall(r"(?:^|<td[^>]*>)(.*?)</td>", row)
+        rows.setdefault(cells[1], dict(zip(header, cells, strict=True)))
+    return rows
+
+
+def test_a_book_worn_to_zero_by_cuts_reads_ruined_not_safe(page):
+    worn = _summary_rows(page)["worn down"]
+    assert worn["Liquidations"] == "0"
+    assert worn["Ruined"] == "ruined at 2024-03-02 12:00 UTC"  # bar 36: 36 h after 03-01 00:00
+    assert worn["Cuts"] == "36" and worn["Rejections"] == "1"
+    assert worn["ROE"] == "-100.00%"  # ends at 3 % of deposits, but the ruin is a total loss
+    assert worn["Final equity"] == "300.00"  # the account's own number is kept
+    small = _summary_rows(page)["small &lt;0.2 BTC&gt;"]
+    assert small["Ruined"] == "no"
+    stats = page[page.index('id="return-stats"') : page.index('id="definitions"')]
+    row = next(r for r in re.findall(r"<tr>(.*?)</tr>", stats, re.S) if "worn down" in r)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells[2:] == ["-100.00%", "-100.00%", "ruined", "ruined", "ruined", "-100.00%", "ruined"]
+
+
+def test_dead_books_lines_stop_at_the_ruin_bar(two_runs):
+    from pmsim.reports import sections
+    from pmsim.simulator import metrics
+
+    configs = RunView(read_run(two_runs[0])).configs
+    worn = configs[2]
+    assert worn.bars.ruin == 36
+    for path in (lambda s: s["equity"], lambda s: metrics.mur_path(s), metrics.rom_path):
+        fig = sections._line_chart(configs, path, "y")
+        y = np.asarray(fig.data[2].y, dtype=float)
+        assert np.isfinite(y[:37]).all() and np.isnan(y[37:]).all()
+        assert np.isfinite(np.asarray(fig.data[0].y, dtype=float)[1:]).all()  # a live book keeps its line
+    equity = sections.equity_chart([RunView(read_run(two_runs[0]))])
+    assert equity.count('"text":["ruined"]') == 1
+
+
+def test_decisions_are_counted_by_rule(page):
+    section = page[page.index('id="decisions"') : page.index('id="equity"')]
+    assert '<td>cut</td><td>MUR cap 0.7</td><td class="num">36</td>' in section
+    assert '<td>rejection</td><td>initial margin check</td><td class="num">1</td>' in section
+
+
+def test_header_shows_allocator_rules_preset_and_data_notes(page):
+    header = page[page.index('id="what-ran"') : page.index('id="summary"')]
+    assert "<li>rebalance_band: 0.1</li>" in header and "<li>mur_cap: 0.7</li>" in header
+    assert "<dt>Preset</dt><dd>none (no preset)" in header
+    assert "last-trade bars stand in for the mark" in header
+    assert "settled at the spot close &lt;index proxy&gt;" in header  # escaped
+    assert "3 gap bars carry the last mark" in header
+
+
+def test_rom_of_a_mostly_flat_book_is_flagged_on_the_page(make_run, tmp_path):
+    page = reports.build_report([make_run(liquidate_at=2)], tmp_path / "flat.html").read_text()
+    large = _summary_rows(page)["large 1.5 BTC"]
+    assert large["ROM"].endswith("⚑") and large["In market"] == "4.17%"  # 2 of 48 bars held margin
+    assert "ROM flagged: in the market on 4.2% of bars (&lt; 10%)" in page
+    assert not _summary_rows(page)["small &lt;0.2 BTC&gt;"]["ROM"].endswith("⚑")
+
+
+@pytest.mark.parametrize(
+    ("rules", "lines"),
+    [
+        ({"rebalance_band": 0.1, "mur_cap": 0.7}, ["rebalance_band: 0.1", "mur_cap: 0.7"]),
+        (
+            [{"rule": "mur_cap", "cap": 0.7, "mode": "new_risk"}, {"name": "stop", "drawdown": 0.25}],
+            ["mur_cap (cap: 0.7; mode: new_risk)", "stop (drawdown: 0.25)"],
+        ),
+        ({"rules": [{"rule": "buffer_floor", "floor": 1.2}]}, ["buffer_floor (floor: 1.2)"]),
+        ({"mur_cap": {"cap": 0.7, "mode": "hold_at"}}, ["mur_cap (cap: 0.7; mode: hold_at)"]),
+        (["stages 25%/50%/100%"], ["stages 25%/50%/100%"]),
+        ([], ["none: targets are traded as the strategy gives them"]),
+        ({}, ["none: targets are traded as the strategy gives them"]),
+        (None, ["not recorded in this run folder"]),
+    ],
+)
+def test_allocator_rules_render_whatever_their_shape(rules, lines):
+    from pmsim.reports.text import rule_lines
+
+    assert rule_lines(rules) == lines
+
+
+def test_no_rules_and_no_notes_are_said_plainly(make_run, tmp_path):
+    page = reports.build_report([make_run(allocator=[], notes=[])], tmp_path / "bare.html").read_text()
+    header = page[page.index('id="what-ran"') : page.index('id="summary"')]
+    assert "<li>none: targets are traded as the strategy gives them</li>" in header
+    assert "<dt>Data notes</dt><dd>none</dd>" in header
+
+
+def test_an_engine_run_worn_to_nothing_by_cuts_reads_ruined_on_the_page(tmp_path):
+    from pmsim.simulator.metrics import THRESHOLDS, summarise
+    from pmsim.simulator.results import write_run
+
+    from tests.kit import worn_down_hold
+
+    sim = worn_down_hold()
+    prices = pd.DataFrame({"time": sim.series["time"], "mark:BTCUSDT": 100 * 0.985 ** np.arange(60)})
+    summary = {
+        "market": {"source": "handmade", "symbols": ["BTCUSDT"], "notes": []},
+        "regime": {"name": "cross"},
+        "thresholds": dict(THRESHOLDS),
+        "labels": ["hold 700 BTC"],
+        "configs": summarise(sim.series, sim.events, 3600.0),
+    }
+    config = {"name": "worn", "resolved": {"allocator": [{"rule": "hold_at", "cap": 0.7}]}}
+    run = write_run(
+        tmp_path / "worn", config=config, series=sim.series, prices=prices, events=sim.events, summary=summary
+    )
+    assert summary["configs"][0]["ruined"] and summary["configs"][0]["liquidations"] == 0
+    page = reports.build_report([run], tmp_path / "worn.html").read_text()
+    row = _summary_rows(page)["hold 700 BTC"]
+    assert row["Liquidations"] == "0" and row["Ruined"] == "ruined at 2024-01-02 18:00 UTC"  # bar 42
+    assert row["Cuts"] == str(summary["configs"][0]["cuts"]) and row["ROE"] == "-100.00%"
+    assert "<li>hold_at (cap: 0.7)</li>" in page
