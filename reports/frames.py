@@ -64,6 +64,11 @@ class RunView:
         return str(self.regime.get("name", "unknown"))
 
     @property
+    def preset(self) -> object:
+        """The regime preset: the resolved regime's, else the one the run config names, else None."""
+        return self.regime.get("preset") or (self.folder.config.get("regime") or {}).get("preset")
+
+    @property
     def allocator(self) -> object:
         """The resolved allocator rules: ``config.json`` resolved.allocator (else the summary's), or None."""
         resolved = self.folder.config.get("resolved") or {}

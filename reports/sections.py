@@ -66,7 +66,7 @@ def header(runs: Sequence[RunView]) -> str:
             "source": run.market_source,
             "symbols": run.symbols,
             "regime": run.regime_name,
-            "preset": plain(run.regime.get("preset", "none (no preset)")),
+            "preset": plain(run.preset or "none (no preset)"),
             "preset_source": plain(run.regime.get("preset_source", "")),
             "regime_params": [
                 (k, plain(v)) for k, v in run.regime.items() if k not in ("name", "preset", "preset_source")
@@ -262,7 +262,7 @@ def price_chart(runs: Sequence[RunView]) -> str:
 
 
 def margin_by_regime(runs: Sequence[RunView]) -> str:
-    """Mean and max IM per run x config, to compare what each margin regime asks for the same book."""
+    """Mean and max IM per run x config (up to a ruin), to compare what each regime asks for the same book."""
     configs = all_configs(runs)
     names = [f"{view.name} ({run.regime_name})" for run in runs for view in run.configs]
     fig = base_figure("initial margin (USDT)")
@@ -270,7 +270,7 @@ def margin_by_regime(runs: Sequence[RunView]) -> str:
     for stat, colour in (("mean", "#84caff"), ("max", "#1570ef")):
         fig.add_bar(
             x=names,
-            y=[view.bars.series["im"].agg(stat) for view in configs],
+            y=[view.bars.lived["im"].agg(stat) for view in configs],
             name=f"{stat} IM",
             marker_color=colour,
         )

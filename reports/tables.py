@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 from markupsafe import Markup
@@ -37,24 +38,28 @@ def _flagged(key: str) -> Cell:
 
 
 def _utc(iso: object) -> str:
-    return pd.Timestamp(str(iso)).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+    """An ISO time as ``YYYY-MM-DD HH:MM`` in UTC (a time without offset is taken as UTC)."""
+    time = pd.Timestamp(str(iso))
+    return (time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")).strftime(
+        "%Y-%m-%d %H:%M"
+    )
 
 
 def _ruin(values: Mapping[str, object]) -> str:
-    return f"ruined at {_utc(values['ruin_time'])}" if values["ruined"] else "no"
+    return f"ruined {_utc(values['ruin_time'])}" if values["ruined"] else "no"
 
 
 SUMMARY_COLUMNS: tuple[tuple[str, str, Cell], ...] = (
     ("final_equity", "Final equity", _show("final_equity", money)),
     ("net_pnl", "Net PnL", _show("net_pnl", money)),
     ("roe", "ROE", _show("roe", percent)),
+    ("ruined", "Ruined", _ruin),
+    ("liquidations", "Liquidations", _show("liquidations", count)),
     ("rom", "ROM", _flagged("rom")),
     ("rom_annualised", "ROM ann.", _flagged("rom_annualised")),
     ("in_market", "In market", _show("in_market", percent)),
     ("max_mur", "Max MUR", _show("max_mur", percent)),
     ("min_buffer", "Min buffer", _show("min_buffer", times)),
-    ("ruined", "Ruined", _ruin),
-    ("liquidations", "Liquidations", _show("liquidations", count)),
     ("cuts", "Cuts", _show("cuts", count)),
     ("rejections", "Rejections", _show("rejections", count)),
     ("stage_changes", "Stage changes", _show("stage_changes", count)),
@@ -89,7 +94,7 @@ def summary_table(runs: Sequence[RunView]) -> str:
         footnotes=flags + footnotes,
     )
     note = (
-        "Amounts in the quote currency (USDT). A ruined book (equity at or below "
+        "Amounts in the quote currency (USDT), times in UTC. A ruined book (equity at or below "
         f"{metrics.RUIN_FLOOR:.0%} of deposits) counts as a total loss in ROE and ROM, whatever its "
         f"liquidation count; ROM marked {FLAG} rests on too little exposure to rank. Definitions below."
     )
@@ -145,47 +150,84 @@ def _naive_index(time: pd.Series) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(time.dt.tz_convert(None))
 
 
-# name, statistic, format, still meaningful for a ruined book (False: printed as "ruined")
-RETURN_STATS: tuple[tuple[str, Callable, Callable[[object], str], bool], ...] = (
-    ("Total return", lambda acc: acc.total(), percent, True),
-    ("Annualised return", lambda acc: acc.annualized(), percent, True),
-    ("Annualised volatility", lambda acc: acc.annualized_volatility(), percent, False),
-    ("Sharpe", lambda acc: acc.sharpe_ratio(), ratio, False),
-    ("Sortino", lambda acc: acc.sortino_ratio(), ratio, False),
-    ("Max drawdown", lambda acc: acc.max_drawdown(), percent, True),
-    ("Calmar", lambda acc: acc.calmar_ratio(), ratio, False),
+@dataclass(frozen=True)
+class Stat:
+    """One return statistic: ``compute(acc)`` on vectorbt's returns accessor, printed with ``fmt``.
+
+    survives_ruin: still meaningful for a ruined book (else printed "ruined"); arithmetic: built on the
+    arithmetic mean of per-bar returns, so its sign can disagree with the compound return.
+    """
+
+    name: str
+    compute: Callable[..., float]
+    fmt: Callable[[object], str]
+    survives_ruin: bool = False
+    arithmetic: bool = False
+
+
+RETURN_STATS: tuple[Stat, ...] = (
+    Stat("Total return", lambda acc: acc.total(), percent, survives_ruin=True),
+    Stat("Annualised return", lambda acc: acc.annualized(), percent, survives_ruin=True),
+    Stat("Annualised volatility", lambda acc: acc.annualized_volatility(), percent),
+    Stat("Sharpe", lambda acc: acc.sharpe_ratio(), ratio, arithmetic=True),
+    Stat("Sortino", lambda acc: acc.sortino_ratio(), ratio, arithmetic=True),
+    Stat("Max drawdown", lambda acc: acc.max_drawdown(), percent, survives_ruin=True),
+    Stat("Calmar", lambda acc: acc.calmar_ratio(), ratio),
 )
+DRAG = "†"
+
+
+def _stat_cells(view: ConfigView, bar_seconds: float) -> list[str]:
+    """The statistics of one config: "ruined" where a ratio would rank a total loss, and a mark where
+    an arithmetic-mean ratio's sign disagrees with the compound (total) return."""
+    acc = _returns(view).vbt.returns(freq=pd.Timedelta(seconds=bar_seconds), year_freq=YEAR)
+    ruined, total = view.bars.ruin is not None, float(acc.total())
+    cells = []
+    for stat in RETURN_STATS:
+        if ruined and not stat.survives_ruin:
+            cells.append("ruined")
+            continue
+        value = float(stat.compute(acc))
+        drag = stat.arithmetic and value * total < 0
+        cells.append(f"{stat.fmt(value)} {DRAG}" if drag else stat.fmt(value))
+    return cells
 
 
 def return_stats(runs: Sequence[RunView]) -> str:
     """Standard return statistics of equity per config, from vectorbt's returns accessor."""
     import vectorbt  # noqa: F401  (registers the .vbt accessor; slow to import, so only when needed)
 
-    rows = []
-    for run in runs:
-        for view in run.configs:
-            if not math.isfinite(run.bar_seconds):
-                rows.append([run.name, view.label, *["n/a"] * len(RETURN_STATS)])
-                continue
-            acc = _returns(view).vbt.returns(freq=pd.Timedelta(seconds=run.bar_seconds), year_freq=YEAR)
-            ruined = view.bars.ruin is not None
-            cells = [
-                fmt(float(stat(acc))) if keep or not ruined else "ruined"
-                for _, stat, fmt, keep in RETURN_STATS
-            ]
-            rows.append([run.name, view.label, *cells])
+    rows = [
+        [run.name, view.label]
+        + (
+            _stat_cells(view, run.bar_seconds)
+            if math.isfinite(run.bar_seconds)
+            else ["n/a"] * len(RETURN_STATS)
+        )
+        for run in runs
+        for view in run.configs
+    ]
+    drag = any(cell.endswith(DRAG) for row in rows for cell in row[2:])
+    footnotes = [
+        (
+            DRAG,
+            "Sharpe and Sortino average the per-bar returns arithmetically; here that mean has the "
+            "opposite sign to the compound (total) return, as happens when volatility is high (volatility "
+            "drag). Do not read such a ratio as a gain: rank these books by total return or ROE.",
+        )
+    ]
     body = render(
         "table.j2",
-        columns=["Run", "Config"] + [name for name, _, _, _ in RETURN_STATS],
+        columns=["Run", "Config"] + [stat.name for stat in RETURN_STATS],
         rows=rows,
         text_columns=2,
-        footnotes=[],
+        footnotes=footnotes if drag else [],
     )
     note = (
         "Per-bar returns of equity net of deposits; computed by vectorbt's returns accessor "
         "(risk-free rate 0, a year of 365 days). A ruined book's returns stop at its ruin bar, which "
         "counts as -100%: its total and annualised return and its drawdown are -100%, and its volatility, "
         "Sharpe, Sortino and Calmar read 'ruined', since no ratio of a total loss ranks it above a book "
-        "that survived."
+        f"that survived. {DRAG} marks a Sharpe or Sortino whose sign contradicts the total return."
     )
     return section_html("return-stats", "Return statistics", body, note)

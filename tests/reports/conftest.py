@@ -37,6 +37,7 @@ def fake_run(
     allocator: object = ALLOCATOR,
     notes: list | None = NOTES,
     liquidate_at: int | None = None,
+    preset: str | None = None,
 ) -> Path:
     """Three configs over ``bars`` hourly bars (see the module docstring); config 1 is liquidated at
     ``liquidate_at`` (default: halfway)."""
@@ -118,6 +119,8 @@ def fake_run(
         "labels": ["small <0.2 BTC>", "large 1.5 BTC", "worn down"],
         "configs": summarise(series, events, 3600.0),
     }
+    if preset is not None:
+        summary["regime"].update(preset=preset, preset_source="margin-rules.md §4.2")
     if notes is not None:
         summary["market"]["notes"] = notes
     config = {"name": name, "resolved": {"allocator": allocator}}

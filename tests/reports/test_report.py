@@ -168,7 +168,7 @@ def _summary_rows(page: str) -> dict[str, list[str]]:
 def test_a_book_worn_to_zero_by_cuts_reads_ruined_not_safe(page):
     worn = _summary_rows(page)["worn down"]
     assert worn["Liquidations"] == "0"
-    assert worn["Ruined"] == "ruined at 2024-03-02 12:00 UTC"  # bar 36: 36 h after 03-01 00:00
+    assert worn["Ruined"] == "ruined 2024-03-02 12:00"  # bar 36: 36 h after 03-01 00:00
     assert worn["Cuts"] == "36" and worn["Rejections"] == "1"
     assert worn["ROE"] == "-100.00%"  # ends at 3 % of deposits, but the ruin is a total loss
     assert worn["Final equity"] == "300.00"  # the account's own number is kept
@@ -241,6 +241,13 @@ def test_allocator_rules_render_whatever_their_shape(rules, lines):
     assert rule_lines(rules) == lines
 
 
+def test_the_regime_preset_is_named_in_the_header(make_run):
+    from pmsim.reports.sections import header
+
+    html = header([RunView(read_run(make_run(regime="portfolio", preset="deribit")))])
+    assert "<dt>Preset</dt><dd>deribit" in html and "margin-rules.md §4.2" in html
+
+
 def test_no_rules_and_no_notes_are_said_plainly(make_run, tmp_path):
     page = reports.build_report([make_run(allocator=[], notes=[])], tmp_path / "bare.html").read_text()
     header = page[page.index('id="what-ran"') : page.index('id="summary"')]
@@ -270,6 +277,34 @@ def test_an_engine_run_worn_to_nothing_by_cuts_reads_ruined_on_the_page(tmp_path
     assert summary["configs"][0]["ruined"] and summary["configs"][0]["liquidations"] == 0
     page = reports.build_report([run], tmp_path / "worn.html").read_text()
     row = _summary_rows(page)["hold 700 BTC"]
-    assert row["Liquidations"] == "0" and row["Ruined"] == "ruined at 2024-01-02 18:00 UTC"  # bar 42
+    assert row["Liquidations"] == "0" and row["Ruined"] == "ruined 2024-01-02 18:00"  # bar 42
     assert row["Cuts"] == str(summary["configs"][0]["cuts"]) and row["ROE"] == "-100.00%"
     assert "<li>hold_at (cap: 0.7)</li>" in page
+
+
+def test_a_positive_sharpe_on_a_losing_book_is_marked():
+    from pmsim.reports.frames import ConfigView
+    from pmsim.reports.tables import DRAG, _stat_cells
+    from pmsim.simulator.metrics import ConfigBars
+
+    # +50 % then -40 %, ten times: mean per-bar return +5 % (Sharpe > 0), compound 0.9^10 - 1 = -65.1 %
+    equity = 10_000 * np.cumprod(np.r_[1.0, np.tile([1.5, 0.6], 10)])
+    series = pd.DataFrame(
+        {
+            "time": pd.date_range("2024-01-01", periods=21, freq="1h", tz="UTC"),
+            "equity": equity,
+            "deposits": 10_000.0,
+            "im": 1000.0,
+        }
+    )
+    view = ConfigView("run", "vol drag", ConfigBars(series, pd.DataFrame({"kind": []}), 3600.0))
+    cells = dict(
+        zip(
+            ["total", "ann", "vol", "sharpe", "sortino", "mdd", "calmar"],
+            _stat_cells(view, 3600.0),
+            strict=True,
+        )
+    )
+    assert cells["total"] == "-65.13%"
+    assert cells["sharpe"].endswith(f" {DRAG}") and float(cells["sharpe"].split()[0]) > 0
+    assert cells["sortino"].endswith(f" {DRAG}") and not cells["calmar"].endswith(DRAG)
