@@ -28,6 +28,7 @@ from pmsim.simulator.engine.policies import policy_for
 from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.margin import make_regime
 from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.margin.covariance import covariance_from_config
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.results import write_run
 from pmsim.strategies import AdxTrend, Hold, Strategy
@@ -47,7 +48,7 @@ def build_market(config: MarketConfig) -> Market:
 
 
 def build_regime(config: RegimeConfig, market: Market) -> Regime:
-    params = dict(config.params)
+    params = covariance_from_config(config.params, market)
     if config.preset is not None:
         params["preset"] = config.preset
     return make_regime(config.name, market.instruments, **params)

@@ -257,4 +257,5 @@ class PortfolioRegime:
             "corr": self.corr,
             "confidence": self.confidence,
             "horizon_days": self.horizon_days,
+            "covariance": None if self.covariance is None else self.covariance.describe(),
         }
