@@ -53,8 +53,13 @@ def plain(value: float | np.ndarray) -> float | list[float]:
 def log_limited(
     log: EventLog, bar: int, kept: np.ndarray, wanted: np.ndarray, seen: np.ndarray, note: str
 ) -> None:
-    """One ``cut`` (0 < kept < 1) or ``rejection`` (kept = 0) event per book that wanted more."""
-    cut, rejected = wanted & (kept > 0) & (kept < 1), wanted & (kept <= 0)
+    """One ``cut`` (kept < 1) or, where no new risk was kept, ``rejection`` event per book that wanted more.
+
+    ``wanted`` marks books whose orders added risk; a rule that shrinks held books passes ``wanted`` =
+    False and records every shrink as a cut.
+    """
+    rejected = wanted & (kept <= 0)
+    cut = (kept < 1) & ~rejected
     log.add("cut", bar, np.flatnonzero(cut), -1, qty=kept[cut], amount=seen[cut], note=note)
     log.add("rejection", bar, np.flatnonzero(rejected), -1, qty=0.0, amount=seen[rejected], note=note)
 
@@ -147,7 +152,7 @@ class MurCap:
             im = regime.requirements(targets, view.mark_close[-1], view.time).im
             with np.errstate(all="ignore"):
                 kept = np.where(im > limit, limit / im, 1.0)
-            out, wanted = targets * kept[:, None], kept < 1
+            out, wanted = targets * kept[:, None], np.zeros(kept.shape, dtype=bool)
         else:
             out, kept, wanted, im = limit_new_risk(targets, view, regime, "im", limit)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -107,6 +107,10 @@ def test_mur_cap_hold_at_cuts_the_held_book_back_to_the_cap():
     assert out[0].tolist() == pytest.approx([56.0, 0.0])
     cut = events(log, "cut")
     assert cut.note.tolist() == ["mur_cap"] and cut.qty.tolist() == pytest.approx([560 / 600])
+    # with no equity left the book is closed: a cut to 0 of what was held, not a refused order
+    log = EventLog()
+    assert MurCap(0.7, "hold_at").apply(held.copy(), view(0.0, held), Linear(), 5, log).tolist() == [[0, 0]]
+    assert (log.count("cut"), log.count("rejection")) == (1, 0)
 
 
 # --- buffer floor, band, stages, stop -----------------------------------------------------------------
