@@ -1,14 +1,24 @@
-"""The allocator turns strategy targets into the targets the engine trades, under the account's rules.
+"""The allocator turns strategy targets into the targets the engine trades, under the rules a config names.
 
-Rules run in order, each a small object with ``apply(targets, view, regime, bar, log) -> targets``:
+No rule runs unless the config names it (``build.build_allocator``): an empty allocator passes targets
+through, so a ``hold`` book is never resized. Rules run in order, each a small object with
+``apply(targets, view, regime, bar, log) -> targets`` and ``describe() -> {"rule": name, ...}``:
 - ``RebalanceBand``: keep a position whose target moved less than a fraction of it (no fee churn from
   re-sizing to equity every bar);
-- ``BufferFloor``: never add risk that takes the buffer (equity / MM) below the floor (1.2 by default);
-- ``MurCap``: the margin utilisation ratio MUR = IM / equity after the trade must stay within the cap;
-  targets whose IM under the active regime exceeds ``mur_cap x equity`` are scaled down as a whole (IM
-  never grows faster than size, so one scaling suffices).
+- ``BufferFloor``: never add risk that takes the buffer (equity / MM) below the floor; what is held is
+  never forced down;
+- ``MurCap``: MUR = IM / equity after the trade stays within the cap. ``mode = "new_risk"`` (default)
+  refuses or cuts only the risk-increasing part of the orders; ``"hold_at"`` scales the whole book back
+  to the cap, cutting held positions too.
 Staged deployment and the drawdown stop, which remember the book's history, live in
-``simulator.deployment``. Every cut is an event.
+``simulator.deployment``.
+
+Every decision that changes risk is an event whose ``note`` is the rule's name (``mur_cap``,
+``buffer_floor``, ``stages``, ``stop_drawdown``), on the account column:
+- ``cut``: new risk partly kept; ``qty`` = the fraction of the new risk kept (``hold_at``: of the whole
+  book), ``amount`` = the ratio the rule saw for the unrestricted target (MUR, or buffer equity / MM);
+- ``rejection``: no new risk fits; ``qty`` = 0, ``amount`` as for a cut.
+The band emits nothing: it only leaves a position as it is.
 """
 
 from __future__ import annotations
@@ -18,9 +28,12 @@ from typing import Protocol
 
 import numpy as np
 from pmsim.simulator.engine.events import EventLog
+from pmsim.simulator.engine.fills import split_order
 from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.margin.base import Regime
 from pmsim.strategies.base import BarView
+
+MUR_MODES = ("new_risk", "hold_at")
 
 
 class Rule(Protocol):
@@ -31,92 +44,131 @@ class Rule(Protocol):
     def describe(self) -> dict[str, object]: ...
 
 
-def scale_within(
-    targets: np.ndarray, need: np.ndarray, limit: np.ndarray, bar: int, log: EventLog, note: str
-) -> np.ndarray:
-    """Scale each book's targets by ``limit / need`` where the need ``[S]`` exceeds it; record the cuts."""
+def plain(value: float | np.ndarray) -> float | list[float]:
+    """A parameter as JSON: a float, or a list when it is given per book."""
+    arr = np.asarray(value, dtype=float)
+    return float(arr) if arr.ndim == 0 else arr.tolist()
+
+
+def log_limited(
+    log: EventLog, bar: int, kept: np.ndarray, wanted: np.ndarray, seen: np.ndarray, note: str
+) -> None:
+    """One ``cut`` (kept < 1) or, where no new risk was kept, ``rejection`` event per book that wanted more.
+
+    ``wanted`` marks books whose orders added risk; a rule that shrinks held books passes ``wanted`` =
+    False and records every shrink as a cut.
+    """
+    rejected = wanted & (kept <= 0)
+    cut = (kept < 1) & ~rejected
+    log.add("cut", bar, np.flatnonzero(cut), -1, qty=kept[cut], amount=seen[cut], note=note)
+    log.add("rejection", bar, np.flatnonzero(rejected), -1, qty=0.0, amount=seen[rejected], note=note)
+
+
+def limit_new_risk(
+    targets: np.ndarray, view: BarView, regime: Regime, which: str, limit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scale the risk-increasing part of ``targets - qty`` so that requirement ``which`` stays in ``limit``.
+
+    Reductions always pass. The kept fraction of the increase interpolates the requirement between the
+    book after only the reductions and the full targets (a requirement convex in size then lands at or
+    below the limit); an increase that adds no requirement (a hedge) passes. Returns
+    (targets, kept[S], wanted[S], need[S]) where ``need`` is the unrestricted targets' requirement.
+    """
+    mark, qty = view.mark_close[-1], view.qty
+    reduce, increase = split_order(qty, targets - qty)
+    need = getattr(regime.requirements(targets, mark, view.time), which)
+    need_reduced = getattr(regime.requirements(qty + reduce, mark, view.time), which)
+    wanted = np.abs(increase).sum(axis=-1) > 0
     with np.errstate(all="ignore"):
-        scale = np.where(need > limit, limit / need, 1.0)
-    cut = scale < 1
-    log.add("cut", bar, np.flatnonzero(cut), -1, amount=scale[cut], note=note)
-    return targets * scale[:, None]
+        share = np.clip((limit - need_reduced) / (need - need_reduced), 0.0, 1.0)
+    kept = np.where(wanted & (need > limit) & (need > need_reduced), share, 1.0)
+    return qty + reduce + kept[:, None] * increase, kept, wanted, need
 
 
 @dataclass(frozen=True)
 class RebalanceBand:
     """Keep the current position where the target is on the same side and within ``band x |qty|`` of it."""
 
-    band: float = 0.1
+    band: float | np.ndarray
 
     def __post_init__(self) -> None:
-        if not 0 <= self.band < 1:
-            raise ConfigError(f"allocator.rebalance_band must be in [0, 1), got {self.band}")
+        if not np.all((np.asarray(self.band) >= 0) & (np.asarray(self.band) < 1)):
+            raise ConfigError(f"allocator.rebalance_band must be in [0, 1), got {plain(self.band)}")
 
     def apply(
         self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
     ) -> np.ndarray:
-        qty = view.qty
-        close = (np.sign(targets) == np.sign(qty)) & (np.abs(targets - qty) <= self.band * np.abs(qty))
+        qty, band = view.qty, np.reshape(np.asarray(self.band, dtype=float), (-1, 1))
+        close = (np.sign(targets) == np.sign(qty)) & (np.abs(targets - qty) <= band * np.abs(qty))
         return np.where(close, qty, targets)
 
     def describe(self) -> dict[str, object]:
-        return {"rebalance_band": self.band}
+        return {"rule": "rebalance_band", "band": plain(self.band)}
 
 
 @dataclass(frozen=True)
 class BufferFloor:
-    """Refuse new risk that would take equity / MM below ``floor``; existing risk is never forced down.
+    """Refuse new risk that would take equity / MM below ``floor``; what is held is never forced down."""
 
-    Targets whose MM exceeds ``equity / floor`` and the current book's MM are scaled to the larger of the
-    two (MM grows at least as fast as size within a tier, so scaling the book by f scales MM by <= f).
-    """
-
-    floor: float = 1.2
+    floor: float | np.ndarray
 
     def __post_init__(self) -> None:
-        if not self.floor >= 1:
-            raise ConfigError(f"allocator.buffer_floor must be >= 1, got {self.floor}")
+        if not np.all(np.asarray(self.floor) >= 1):
+            raise ConfigError(f"allocator.buffer_floor must be >= 1, got {plain(self.floor)}")
 
     def apply(
         self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
     ) -> np.ndarray:
-        mark = view.mark_close[-1]
-        mm_target = regime.requirements(targets, mark, view.time).mm
-        mm_now = regime.requirements(view.qty, mark, view.time).mm
-        allowed = np.maximum(np.maximum(view.equity, 0.0) / self.floor, mm_now)
-        return scale_within(targets, mm_target, allowed, bar, log, f"buffer floor {self.floor:g}")
+        limit = np.maximum(view.equity, 0.0) / self.floor
+        out, kept, wanted, mm = limit_new_risk(targets, view, regime, "mm", limit)
+        with np.errstate(divide="ignore"):
+            buffer = np.where(mm > 0, view.equity / mm, np.inf)
+        log_limited(log, bar, kept, wanted, buffer, "buffer_floor")
+        return out
 
     def describe(self) -> dict[str, object]:
-        return {"buffer_floor": self.floor}
+        return {"rule": "buffer_floor", "floor": plain(self.floor)}
 
 
 @dataclass(frozen=True)
 class MurCap:
-    """Scale targets so that IM(targets) <= mur_cap x equity at the current marks."""
+    """Keep IM / equity after the trade within ``cap``: refuse new risk, or cut back (``hold_at``)."""
 
-    mur_cap: float = 0.7
+    cap: float | np.ndarray
+    mode: str = "new_risk"
 
     def __post_init__(self) -> None:
-        if not 0 < self.mur_cap <= 1:
-            raise ConfigError(f"allocator.mur_cap must be in (0, 1], got {self.mur_cap}")
+        if not np.all((np.asarray(self.cap) > 0) & (np.asarray(self.cap) <= 1)):
+            raise ConfigError(f"allocator.mur_cap must be in (0, 1], got {plain(self.cap)}")
+        if self.mode not in MUR_MODES:
+            raise ConfigError.unknown("allocator.mur_mode", self.mode, MUR_MODES)
 
     def apply(
         self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
     ) -> np.ndarray:
-        mark = view.mark_close[-1]
-        im = regime.requirements(targets, mark, view.time).im
-        limit = self.mur_cap * np.maximum(view.equity, 0.0)
-        return scale_within(targets, im, limit, bar, log, f"MUR cap {self.mur_cap:g}")
+        equity = np.maximum(view.equity, 0.0)
+        limit = self.cap * equity
+        if self.mode == "hold_at":
+            im = regime.requirements(targets, view.mark_close[-1], view.time).im
+            with np.errstate(all="ignore"):
+                kept = np.where(im > limit, limit / im, 1.0)
+            out, wanted = targets * kept[:, None], np.zeros(kept.shape, dtype=bool)
+        else:
+            out, kept, wanted, im = limit_new_risk(targets, view, regime, "im", limit)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mur = np.where(im > 0, im / equity, 0.0)
+        log_limited(log, bar, kept, wanted, mur, "mur_cap")
+        return out
 
     def describe(self) -> dict[str, object]:
-        return {"mur_cap": self.mur_cap}
+        return {"rule": "mur_cap", "cap": plain(self.cap), "mode": self.mode}
 
 
 @dataclass(frozen=True)
 class Allocator:
-    """Apply ``rules`` in order to the strategy's targets."""
+    """Apply ``rules`` in order to the strategy's targets (none: the targets pass unchanged)."""
 
-    rules: tuple[Rule, ...] = (RebalanceBand(), MurCap())
+    rules: tuple[Rule, ...] = ()
 
     def allocate(
         self, targets: np.ndarray, view: BarView, regime: Regime, bar: int, log: EventLog
@@ -125,8 +177,6 @@ class Allocator:
             targets = rule.apply(targets, view, regime, bar, log)
         return targets
 
-    def describe(self) -> dict[str, object]:
-        out: dict[str, object] = {}
-        for rule in self.rules:
-            out.update(rule.describe())
-        return out
+    def describe(self) -> list[dict[str, object]]:
+        """The rules in the order they run, each ``{"rule": name, parameter: value, ...}``."""
+        return [rule.describe() for rule in self.rules]

@@ -28,6 +28,7 @@ from pmsim.simulator.engine.policies import policy_for
 from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.margin import make_regime
 from pmsim.simulator.margin.base import Regime
+from pmsim.simulator.margin.covariance import covariance_from_config
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.results import write_run
 from pmsim.strategies import AdxTrend, Hold, Strategy
@@ -47,7 +48,7 @@ def build_market(config: MarketConfig) -> Market:
 
 
 def build_regime(config: RegimeConfig, market: Market) -> Regime:
-    params = dict(config.params)
+    params = covariance_from_config(config.params, market)
     if config.preset is not None:
         params["preset"] = config.preset
     return make_regime(config.name, market.instruments, **params)
@@ -142,13 +143,20 @@ def build_probe(config: StressConfig, market: Market) -> ShockProbe | None:
 
 
 def build_allocator(config: AllocatorConfig) -> Allocator:
-    """The allocator's rules in order: stop, stages, rebalance band, buffer floor, MUR cap."""
+    """The rules the config names (only those), in order: stop, stages, band, buffer floor, MUR cap."""
     rules: list[Rule] = []
     if config.stop_drawdown is not None:
         rules.append(DrawdownStop(config.stop_drawdown))
-    if config.stages != (1.0,):
-        rules.append(StagedDeployment(config.stages, config.stage_window, config.stage_drawdown))
-    rules += [RebalanceBand(config.rebalance_band), BufferFloor(config.buffer_floor), MurCap(config.mur_cap)]
+    if config.stages is not None:
+        window = 168 if config.stage_window is None else config.stage_window
+        drawdown = 0.05 if config.stage_drawdown is None else config.stage_drawdown
+        rules.append(StagedDeployment(tuple(config.stages), window, drawdown))
+    if config.rebalance_band is not None:
+        rules.append(RebalanceBand(config.rebalance_band))
+    if config.buffer_floor is not None:
+        rules.append(BufferFloor(config.buffer_floor))
+    if config.mur_cap is not None:
+        rules.append(MurCap(config.mur_cap, config.mur_mode or "new_risk"))
     return Allocator(tuple(rules))
 
 

@@ -56,30 +56,46 @@ class StrategyConfig:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+RULE_KEYS = ("stop_drawdown", "stages", "rebalance_band", "buffer_floor", "mur_cap")
+
+
 @dataclass(frozen=True, slots=True)
 class AllocatorConfig:
-    """The allocator's rules, applied in this order to the strategy's targets each bar.
+    """The allocator's rules. A rule runs only when its key is given (absent, or ``false``: off).
 
-    ``stop_drawdown`` (None: off) closes a book for good after that drawdown from its peak;
-    ``stages`` deploy that share of each target, advancing after ``stage_window`` calm bars (drawdown
-    below ``stage_drawdown``) and falling back on a drawdown (``[1.0]``: everything at once);
-    ``rebalance_band`` keeps positions within that fraction of their target; ``buffer_floor`` refuses new
-    risk below equity / MM = floor; ``mur_cap`` caps IM / equity after the trade.
+    They run in this order on the strategy's targets each bar:
+    ``stop_drawdown`` closes a book for good after that drawdown from its equity peak;
+    ``stages`` (e.g. ``[0.25, 0.5, 1.0]``) deploy that share of each target, advancing after
+    ``stage_window`` calm bars (default 168) and falling back on a drawdown of ``stage_drawdown``
+    (default 0.05); ``rebalance_band`` keeps positions within that fraction of their target;
+    ``buffer_floor`` refuses new risk below equity / MM = floor; ``mur_cap`` caps IM / equity after the
+    trade, by refusing new risk (``mur_mode = "new_risk"``, default) or by cutting the whole book back to
+    the cap (``"hold_at"``).
     """
 
-    mur_cap: float = 0.7
-    rebalance_band: float = 0.1
-    buffer_floor: float = 1.2
-    stages: tuple[float, ...] = (1.0,)
-    stage_window: int = 168
-    stage_drawdown: float = 0.05
     stop_drawdown: float | None = None
+    stages: tuple[float, ...] | None = None
+    stage_window: int | None = None
+    stage_drawdown: float | None = None
+    rebalance_band: float | None = None
+    buffer_floor: float | None = None
+    mur_cap: float | None = None
+    mur_mode: str | None = None
 
     def __post_init__(self) -> None:
-        if not 0 < self.mur_cap <= 1:
-            raise ConfigError(f"allocator.mur_cap must be in (0, 1], got {self.mur_cap}")
-        if not 0 <= self.rebalance_band < 1:
-            raise ConfigError(f"allocator.rebalance_band must be in [0, 1), got {self.rebalance_band}")
+        for name in RULE_KEYS:
+            if getattr(self, name) is False:
+                object.__setattr__(self, name, None)
+            elif getattr(self, name) is True:
+                raise ConfigError(f"allocator.{name} = true needs a value (false or absent switches it off)")
+        dependent = (("stage_window", "stages"), ("stage_drawdown", "stages"), ("mur_mode", "mur_cap"))
+        for name, needs in dependent:
+            if getattr(self, name) is not None and getattr(self, needs) is None:
+                raise ConfigError(f"allocator.{name} is given but allocator.{needs} is not (the rule is off)")
+        if any(getattr(self, name) is not None for name in RULE_KEYS):
+            from pmsim.simulator.build import build_allocator  # the rules check their own ranges
+
+            build_allocator(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +189,7 @@ def _build(cls: type, raw: Mapping[str, Any], path: str) -> Any:
         nested = _NESTED.get((cls, name))
         if nested is not None:
             kwargs[name] = _build(nested, value, f"{path}{name}.")
-        elif name in ("symbols", "stages"):
+        elif name in ("symbols", "stages") and isinstance(value, list):
             kwargs[name] = tuple(value)
         else:
             kwargs[name] = value

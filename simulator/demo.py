@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from pmsim.simulator.build import first_price
-from pmsim.simulator.config import MarketConfig, RegimeConfig, RunConfig, StrategyConfig
+from pmsim.simulator.config import (
+    AccountConfig,
+    AllocatorConfig,
+    MarketConfig,
+    RegimeConfig,
+    RunConfig,
+    StrategyConfig,
+)
 from pmsim.simulator.market.arrays import Market
 
 WALLET = 100_000.0
@@ -11,7 +18,11 @@ HOLD_LEVERAGES = (2.0, 5.0, 10.0)
 
 
 def demo_configs(market: Market, market_config: MarketConfig) -> list[RunConfig]:
-    """ADX over 1, 2 and 4 days of hourly bars in lockstep; BTC+ETH longs at 2x, 5x and 10x (half each)."""
+    """ADX over 1, 2 and 4 days of hourly bars in lockstep; BTC+ETH longs at 2x, 5x and 10x (half each).
+
+    ADX re-sizes to equity every bar, so it names a 10 % rebalance band (no fee churn); the hold books
+    name no allocator rule: they are never resized.
+    """
     regime = RegimeConfig(name="cross", params={"leverage": 20.0})
     adx = StrategyConfig(
         name="adx",
@@ -29,10 +40,11 @@ def demo_configs(market: Market, market_config: MarketConfig) -> list[RunConfig]
         for lev in HOLD_LEVERAGES
     ]
     hold = StrategyConfig(name="hold", params={"positions": books})
-    from pmsim.simulator.config import AccountConfig
-
     account = AccountConfig(wallet=WALLET)
+    band = AllocatorConfig(rebalance_band=0.1)
     return [
-        RunConfig(name="adx", market=market_config, regime=regime, strategy=adx, account=account),
+        RunConfig(
+            name="adx", market=market_config, regime=regime, strategy=adx, allocator=band, account=account
+        ),
         RunConfig(name="hold", market=market_config, regime=regime, strategy=hold, account=account),
     ]

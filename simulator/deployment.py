@@ -5,7 +5,9 @@
   fell more than ``max_drawdown`` below its peak in the stage), and falls back a stage when it does.
 - ``DrawdownStop`` is the hard stop: once equity falls ``max_drawdown`` below its running peak, the
   book is closed and stays flat.
-State is per book ``[S]`` and starts afresh at bar 0; every stage change and stop is an event.
+State is per book ``[S]`` and starts afresh at bar 0. Every stage change is a ``stage`` event (note
+``stages``, ``qty`` +1 advanced / -1 fell back, ``amount`` the share deployed from then on); every stop a
+``stop`` event (note ``stop_drawdown``, ``amount`` the drawdown from the peak that triggered it).
 """
 
 from __future__ import annotations
@@ -55,12 +57,17 @@ class StagedDeployment:
         self._since = np.where(changed, bar, self._since)
         self._peak = np.where(changed, equity, self._peak)
         share = np.asarray(self.stages)[self._stage]
-        for moved, word in ((up, "advanced"), (down, "fell back")):
-            log.add("stage", bar, np.flatnonzero(moved), -1, amount=share[moved], note=f"deployment {word}")
+        for moved, step in ((up, 1.0), (down, -1.0)):
+            log.add("stage", bar, np.flatnonzero(moved), -1, qty=step, amount=share[moved], note="stages")
         return targets * share[:, None]
 
     def describe(self) -> dict[str, object]:
-        return {"stages": list(self.stages), "stage_window": self.window, "stage_drawdown": self.max_drawdown}
+        return {
+            "rule": "stages",
+            "shares": list(self.stages),
+            "window": self.window,
+            "drawdown": self.max_drawdown,
+        }
 
 
 @dataclass(eq=False)
@@ -84,16 +91,10 @@ class DrawdownStop:
             self._stopped = np.zeros(equity.shape, dtype=bool)
         self._peak = np.maximum(self._peak, equity)
         hit = ~self._stopped & (equity < (1 - self.max_drawdown) * self._peak)
-        log.add(
-            "stop",
-            bar,
-            np.flatnonzero(hit),
-            -1,
-            amount=equity[hit],
-            note=f"drawdown stop {self.max_drawdown:g}",
-        )
+        drawdown = 1 - equity[hit] / self._peak[hit]
+        log.add("stop", bar, np.flatnonzero(hit), -1, amount=drawdown, note="stop_drawdown")
         self._stopped |= hit
         return np.where(self._stopped[:, None], 0.0, targets)
 
     def describe(self) -> dict[str, object]:
-        return {"stop_drawdown": self.max_drawdown}
+        return {"rule": "stop_drawdown", "drawdown": self.max_drawdown}

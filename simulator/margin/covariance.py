@@ -2,20 +2,29 @@
 
 Both give a daily covariance ``[U, U]`` for the requested underlyings at an instant ``when``; the
 estimate uses only bars that closed at or before ``when`` (no look-ahead). Stress overlays replace
-the correlations and keep the volatilities.
+the correlations and keep the volatilities. A run config selects one with
+``[regime] params = { cross_underlying = "correlated", covariance = "ewma", halflife_days = 11.2 }``
+(``"fixed"``, the default, reads ``datasets/margin/covariance_btc_eth.json``); ``covariance_from_config``
+turns those keys into the object, from the run's market.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from pmsim.simulator.errors import RegimeError
+from pmsim.simulator.errors import ConfigError, RegimeError
+from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.paths import DATASETS
 
 DEFAULT_COVARIANCE = DATASETS / "margin" / "covariance_btc_eth.json"
+# RiskMetrics' daily decay 0.94 as a half-life: ln 0.5 / ln 0.94 = 11.2 days
+RISKMETRICS_HALFLIFE_DAYS = float(np.log(0.5) / np.log(0.94))
+COVARIANCES = ("fixed", "ewma")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,9 @@ class FixedCovariance:
         index = _positions(self.underlyings, underlyings)
         vol = self.vol[index]
         return self.corr[np.ix_(index, index)] * np.outer(vol, vol)
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": "fixed", "source": self.source}
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,12 +87,53 @@ class EwmaCovariance:
             self, "_known_at", self.times[1:] + np.timedelta64(int(bar_days * 86_400_000), "ms")
         )
 
+    @classmethod
+    def from_market(
+        cls, market: Market, halflife_days: float = RISKMETRICS_HALFLIFE_DAYS, min_bars: int = 30
+    ) -> EwmaCovariance:
+        """The estimate on each underlying's perpetual mark closes (a gap carries the last close)."""
+        if not halflife_days > 0 or min_bars < 1:
+            raise ConfigError("regime.halflife_days must be positive and regime.min_bars at least 1")
+        columns = []
+        for underlying in market.underlyings:
+            perps = [
+                k for k, i in enumerate(market.instruments) if i.underlying == underlying and not i.is_dated
+            ]
+            if not perps:
+                raise ConfigError(f"covariance = 'ewma' needs a perpetual of {underlying} in the market")
+            columns.append(perps[0])
+        closes = market.mark_close[:, columns]
+        for t in range(1, len(closes)):  # carry the last close over unlisted bars
+            closes[t] = np.where(np.isnan(closes[t]), closes[t - 1], closes[t])
+        lam = 0.5 ** (market.bar_seconds / 86_400 / halflife_days)
+        return cls(market.underlyings, market.times, closes, FixedCovariance.load(), lam, min_bars)
+
     def at(self, when: np.datetime64, underlyings: tuple[str, ...]) -> np.ndarray:
         known = int(np.searchsorted(self._known_at, np.datetime64(when, "ms"), side="right"))
         if known < self.min_bars:
             return self.fallback.at(when, underlyings)
         index = _positions(self.underlyings, underlyings)
         return self._daily[known - 1][np.ix_(index, index)]
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": "ewma", "decay_per_bar": self.lam, "min_bars": self.min_bars}
+
+
+def covariance_from_config(params: Mapping[str, Any], market: Market) -> dict[str, Any]:
+    """Regime parameters with ``covariance = "fixed" | "ewma"`` (+ ``halflife_days``, ``min_bars``) built."""
+    out = dict(params)
+    kind = out.pop("covariance", None)
+    ewma = {key: out.pop(key) for key in ("halflife_days", "min_bars") if key in out}
+    if kind is None and not ewma:
+        return out
+    if kind not in COVARIANCES:
+        raise ConfigError.unknown("regime.covariance", str(kind), COVARIANCES)
+    if kind == "fixed" and ewma:
+        raise ConfigError(f"regime.{next(iter(ewma))} needs regime.covariance = 'ewma'")
+    out["covariance"] = (
+        FixedCovariance.load() if kind == "fixed" else EwmaCovariance.from_market(market, **ewma)
+    )
+    return out
 
 
 def with_correlation(cov: np.ndarray, rho: float) -> np.ndarray:

@@ -5,13 +5,19 @@ worst loss per group, then the preset's add-ons per underlying ("unit"):
 
     unit_u = price_u + basis_u + contingency_rate x gross_u + calendar_rate x min(long_u, short_u)
     unit_u = max(unit_u, MR7(charge_rate x gross_u))          (OKX minimum charge, marginal multipliers)
-    mm = sum_u unit_u                                          per_underlying (venue-faithful default)
-    mm = sum_u unit_u - credit                                 span (CME inter-commodity credit)
-    mm = max(joint + sum_u (unit_u - price_u), sum_u MR7_u)     correlated (joint shocks on an ellipse)
-    im = mm x im_factor
+    loss = sum_u unit_u                                        per_underlying (venue-faithful default)
+    loss = sum_u unit_u - credit                               span (CME inter-commodity credit)
+    loss = max(joint + sum_u (unit_u - price_u), sum_u MR7_u)   correlated (joint shocks on an ellipse)
 
-Presets (``datasets/margin/portfolio_*.json``) cite their venue sources. The regime holds parameters
-only; liquidation decisions live with the engine and ``reduction.py``.
+``basis_u`` is either a scenario group (dated futures move against the perpetual: OKX MR4) or, for
+``basis.shock = "gross"``, Deribit's roll shock ``sum_n max(annualised_move x tau_n, min_move) x |signed_n|``
+over every instrument of the underlying, perpetuals included (at ``min_move``).
+
+Each preset version anchors the requirements on ``loss`` as its venue does (``anchor``):
+``"im"`` (Deribit: IM = worst loss + add-ons, MM = ``mm_factor`` x IM) or ``"mm"`` (OKX, Bybit, CME:
+MM = worst loss + add-ons, IM = ``im_factor`` x MM). Presets (``datasets/margin/portfolio_*.json``) cite
+their venue sources. The regime holds parameters only; liquidation decisions live with the engine and
+``reduction.py``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pmsim.simulator.margin.scenarios import (
     joint_block,
     membership,
     price_block,
+    roll_shock,
     years_to_expiry,
 )
 from pmsim.simulator.margin.span import intercommodity_credit
@@ -39,11 +46,35 @@ from pmsim.simulator.market.instruments import Instrument
 from pmsim.simulator.numeric import rows_at, zero_nan
 
 CROSS_UNDERLYING = ("per_underlying", "correlated", "span")
+# the requirement that IS the scenario loss -> the key of the factor that derives the other from it
+ANCHORS = {"im": "mm_factor", "mm": "im_factor"}
+BASIS_SHOCKS = ("scenario", "gross")
+
+
+def _anchor(raw: dict[str, Any]) -> tuple[str, float]:
+    """``(anchor, factor)`` of a preset version; exactly the anchor's own factor must be given."""
+    anchor = raw["anchor"]
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be 'im' or 'mm', not {anchor!r}")
+    wrong = ANCHORS["mm" if anchor == "im" else "im"]
+    if wrong in raw:
+        raise ValueError(
+            f"anchor {anchor!r} derives the other requirement with {ANCHORS[anchor]}, not {wrong}"
+        )
+    factor = float(raw[ANCHORS[anchor]])
+    if not (0 < factor <= 1 if anchor == "im" else factor >= 1):
+        raise ValueError(f"{ANCHORS[anchor]} {factor} is out of range (mm_factor in (0, 1], im_factor >= 1)")
+    return anchor, factor
 
 
 @dataclass(frozen=True, slots=True)
 class PmParams:
-    """One preset version. Moves are relative (0.16 = +16 %); weights scale a scenario's loss."""
+    """One preset version. Moves are relative (0.16 = +16 %); weights scale a scenario's loss.
+
+    ``anchor`` names the requirement that is the scenario loss; ``factor`` derives the other one from
+    it (``mm_factor`` for anchor ``im``, ``im_factor`` for anchor ``mm``). ``gross_basis``: the basis
+    term is Deribit's roll shock add-on rather than a scenario group.
+    """
 
     price_moves: np.ndarray
     price_weights: np.ndarray
@@ -54,13 +85,23 @@ class PmParams:
     charge_rate: float = 0.0
     charge_floors: np.ndarray = field(default_factory=lambda: np.zeros(1))
     charge_multipliers: np.ndarray = field(default_factory=lambda: np.ones(1))
-    im_factor: float = 1.0
+    gross_basis: bool = False
+    anchor: str = "mm"
+    factor: float = 1.0
+
+    def anchored(self, loss: np.ndarray) -> Requirements:
+        """IM and MM from the scenario loss: the anchored one is the loss, the other ``factor`` x it."""
+        other = loss * self.factor
+        return Requirements(im=loss, mm=other) if self.anchor == "im" else Requirements(im=other, mm=loss)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any], where: str) -> PmParams:
         try:
             basis = raw.get("basis") or {}
             charge = raw.get("minimum_charge") or {}
+            anchor, factor = _anchor(raw)
+            if basis.get("shock", "scenario") not in BASIS_SHOCKS:
+                raise ValueError(f"basis.shock must be 'scenario' or 'gross', not {basis['shock']!r}")
             params = cls(
                 price_moves=np.array(raw["price_moves"], float),
                 price_weights=np.array(raw["price_weights"], float),
@@ -71,7 +112,9 @@ class PmParams:
                 charge_rate=float(charge.get("rate", 0.0)),
                 charge_floors=np.array(charge.get("floors", [0.0]), float),
                 charge_multipliers=np.array(charge.get("multipliers", [1.0]), float),
-                im_factor=float(raw["im_factor"]),
+                gross_basis=basis.get("shock") == "gross",
+                anchor=anchor,
+                factor=factor,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RegimeError(f"{where}: bad portfolio preset version ({exc!r})") from exc
@@ -79,8 +122,8 @@ class PmParams:
             (params.price_weights > 0) & (params.price_weights <= 1)
         ):
             raise RegimeError(f"{where}: price_moves and price_weights need equal lengths, weights in (0, 1]")
-        if params.im_factor < 1 or params.charge_floors[0] != 0 or np.any(np.diff(params.charge_floors) <= 0):
-            raise RegimeError(f"{where}: im_factor must be >= 1 and charge floors ascend from 0")
+        if params.charge_floors[0] != 0 or np.any(np.diff(params.charge_floors) <= 0):
+            raise RegimeError(f"{where}: charge floors must ascend from 0")
         return params
 
     @property
@@ -165,18 +208,29 @@ class PortfolioRegime:
             price = joint_block(ellipse_shocks(matrix_root(cov), self.radius_), self.member_)
         else:
             price = price_block(p.price_moves, p.price_weights, self.member_)
+        if p.gross_basis:  # the roll shock is an add-on (``price_and_basis``), not a scenario
+            return ScenarioSet(price, np.zeros((len(self.instruments), 0, 3)))
         tau = years_to_expiry(self.instruments, when)
         return ScenarioSet(price, basis_block(tau, self.dated_, self.member_, p.annualised_move, p.min_move))
 
-    def scenario_mm(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> np.ndarray:
+    def price_and_basis(self, signed: np.ndarray, when: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+        """Worst price loss per group ``[S, Gp]`` and the basis term ``[S, U]`` (scenario or roll shock)."""
+        p = self.params_at(when)
+        price, basis = self.scenarios(when).worst(signed)
+        if p.gross_basis:
+            tau = years_to_expiry(self.instruments, when)
+            basis = roll_shock(signed, tau, self.member_, p.annualised_move, p.min_move)
+        return price, basis
+
+    def scenario_loss(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> np.ndarray:
         """``[S]`` the worst-loss part alone (price and basis terms, no add-ons or credits): subadditive."""
-        price, basis = self.scenarios(when).worst(qty * zero_nan(mark))
+        price, basis = self.price_and_basis(qty * zero_nan(mark), when)
         return price.sum(axis=-1) + basis.sum(axis=-1)
 
     def requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements:
         p = self.params_at(when)
         signed = qty * zero_nan(mark)
-        price, basis = self.scenarios(when).worst(signed)
+        price, basis = self.price_and_basis(signed, when)
         long, short = (
             rows_at(np.maximum(signed, 0.0), self.member_),
             rows_at(np.maximum(-signed, 0.0), self.member_),
@@ -185,14 +239,13 @@ class PortfolioRegime:
         addons = basis + p.contingency_rate * gross + p.calendar_rate * np.minimum(long, short)
         floor = p.minimum_charge(gross)
         if self.cross_underlying == "correlated":
-            mm = np.maximum(price[..., 0] + addons.sum(axis=-1), floor.sum(axis=-1))
+            loss = np.maximum(price[..., 0] + addons.sum(axis=-1), floor.sum(axis=-1))
         else:
-            mm = np.maximum(price + addons, floor).sum(axis=-1)
+            loss = np.maximum(price + addons, floor).sum(axis=-1)
             if self.cross_underlying == "span" and (self.corr is None or self.corr > 0):
                 assert self.credit_rate is not None
-                mm = mm - intercommodity_credit(price, long - short, self.credit_rate)
-        mm = np.maximum(mm, 0.0)
-        return Requirements(im=mm * p.im_factor, mm=mm)
+                loss = loss - intercommodity_credit(price, long - short, self.credit_rate)
+        return p.anchored(np.maximum(loss, 0.0))
 
     def describe(self) -> dict[str, object]:
         return {
@@ -204,4 +257,5 @@ class PortfolioRegime:
             "corr": self.corr,
             "confidence": self.confidence,
             "horizon_days": self.horizon_days,
+            "covariance": None if self.covariance is None else self.covariance.describe(),
         }

@@ -69,16 +69,33 @@ def joint_block(shocks: np.ndarray, member: np.ndarray) -> np.ndarray:
     return (member @ shocks)[:, None, :]
 
 
+def basis_size(tau: np.ndarray, annualised_move: float, min_move: float) -> np.ndarray:
+    """``[N]`` relative basis (roll) shock ``max(annualised_move x years_to_expiry_n, min_move)``."""
+    return np.maximum(annualised_move * tau, min_move)
+
+
 def basis_block(
     tau: np.ndarray, dated: np.ndarray, member: np.ndarray, annualised_move: float, min_move: float
 ) -> np.ndarray:
     """``R[N, U, 3]``: each underlying's dated futures move by ``-b, 0, +b`` against its perpetual.
 
-    ``b_n = max(annualised_move x years_to_expiry_n, min_move)`` (Deribit roll shock 7.5 %/yr, min 1 %;
-    OKX MR4 annualised move); perpetuals do not move, so a perp/quarterly book keeps its basis risk.
+    ``b_n = basis_size`` (OKX MR4 annualised move); perpetuals do not move, so a perp/quarterly book
+    keeps its basis risk.
     """
-    size = np.where(dated, np.maximum(annualised_move * tau, min_move), 0.0)
+    size = np.where(dated, basis_size(tau, annualised_move, min_move), 0.0)
     return member[:, :, None] * (size[:, None] * np.array([-1.0, 0.0, 1.0]))[:, None, :]
+
+
+def roll_shock(
+    signed: np.ndarray, tau: np.ndarray, member: np.ndarray, annualised_move: float, min_move: float
+) -> np.ndarray:
+    """``[S, U]`` Deribit's roll shock: ``sum_n basis_size_n x |signed_n|`` per underlying, no netting.
+
+    Perpetuals count at ``min_move``. Deribit's pme/simulate example (2024-06-17) gives roll_shock
+    0.00315725898 BTC = 0.01 x (0.314538364 + 0.001187534), the gross BTC size of its perpetual and
+    28JUN24 legs at the 1 % floor.
+    """
+    return rows_at(np.abs(signed) * basis_size(tau, annualised_move, min_move), member)
 
 
 def sphere_directions(n_dims: int) -> np.ndarray:

@@ -62,13 +62,14 @@ def test_partial_cross_liquidation_steps_down_a_tier_instead_of_closing():
 
 
 def test_partial_portfolio_liquidation_keeps_part_of_the_book():
-    # Deribit preset, BTC and ETH apart: MM = 16 % of each leg's notional, IM = MM / 0.8. Long 10 + 10 at
-    # 100 with a 450 wallet (IM 400). At a BTC low of 60 equity is 50 and MM 0.16 x (600 + 1000) = 256:
-    # breach. The book is scaled by the largest f with 50 >= IM(f) = f x 320: f = 0.15625.
+    # Deribit preset, BTC and ETH apart: IM = 16 % (worst loss) + 1 % (roll shock floor) of each leg's
+    # notional, MM = 0.8 x IM. Long 10 + 10 at 100 with a 450 wallet (IM 340). At a BTC low of 60 equity is
+    # 50 and MM 0.8 x 0.17 x (600 + 1000) = 217.6: breach. The book is scaled by the largest f with
+    # 50 >= IM(f) = f x 0.17 x 1,600 = f x 272: f = 50 / 272.
     sim = run("portfolio", "partial", [100, 100, 60, 100], {"BTCUSDT": 10, "ETHUSDT": 10}, 450.0)
     liq = sim.events[sim.events.kind == "liquidation"]
     assert liq.symbol.tolist() == ["BTCUSDT", "ETHUSDT"]  # both legs cut by the same fraction
-    assert liq.qty.to_numpy() == pytest.approx([-10 * (1 - 50 / 320)] * 2, rel=1e-6)
+    assert liq.qty.to_numpy() == pytest.approx([-10 * (1 - 50 / 272)] * 2, rel=1e-6)
 
 
 def test_isolated_cannot_be_partial():

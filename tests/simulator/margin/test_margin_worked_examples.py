@@ -135,6 +135,7 @@ def test_tv15_dederi_futures_grid_and_contingency():
         "price_moves": [0.0],
         "price_weights": [1],
         "contingency_rate": 0.006,
+        "anchor": "mm",
         "im_factor": 1,
     }
     preset = Preset("dederi", "Dederi wiki", np.array(["2024-01-01"], "datetime64[ms]"), (version,), "test")
@@ -146,8 +147,82 @@ def test_tv15_dederi_futures_grid_and_contingency():
 def test_deribit_perp_quarterly_hedge_by_hand(instruments, marks, when):
     # long 10 perp @ 60,000, short 10 Dec quarterly @ 61,500, as of 2024-09-27 08:00 (91 days to expiry):
     # price term: net delta -15,000 USDT, worst at +16 % (and +100 % x 0.16, +500 % x 0.032) -> 2,400
-    # roll term: 0.075 x 91/365.25 = 1.8686 % of 615,000 = 11,491.79; MM = 13,891.79, IM = MM x 1.25
+    # roll shock, leg by leg: perp 1 % (floor) of 600,000 = 6,000; quarterly 0.075 x 91/365.25 = 1.8686 %
+    # of 615,000 = 11,491.79. Deribit anchors IM on the loss: IM = 19,891.79, MM = 0.8 x IM = 15,913.43
     regime = make_regime("portfolio", instruments, preset="deribit")
     req = regime.requirements(np.array([[10.0, -10.0, 0, 0]]), marks, when)
-    assert req.mm[0] == pytest.approx(2_400 + 0.075 * 91 / 365.25 * 615_000, abs=0.01)
-    assert req.im[0] == pytest.approx(req.mm[0] * 1.25)
+    assert req.im[0] == pytest.approx(2_400 + 6_000 + 0.075 * 91 / 365.25 * 615_000, abs=0.01)
+    assert req.mm[0] == pytest.approx(0.8 * req.im[0])
+
+
+# Deribit's private/pme/simulate response example (docs.deribit.com, model timestamp 1718619740501):
+# position BTC-PERPETUAL 0.314538364, BTC-28JUN24 -0.001187534, index 65,666.19;
+# worst_case 0.05968587238095239, roll_shock 0.00315725898, delta_shock 0 -> risk_matrix_margin
+# 0.06284313098; maintenance_margin 0.050274504784; initial_margin 0.122861343 (adds mmp_margin 0.06 and
+# open_orders_margin 0.000018212, which pmsim does not model). All in BTC.
+DERIBIT_WHEN = np.datetime64(1718619740501, "ms")
+DERIBIT_INDEX = 65_666.19
+
+
+def test_deribit_published_pme_example_gives_im_and_mm_as_published():
+    perp, future = instrument_for("BTCUSDT"), instrument_for("BTCUSDT_240628")
+    regime = make_regime("portfolio", (perp, future), preset="deribit")
+    qty = np.array([[0.314538364, -0.001187534]])
+    mark = np.array([DERIBIT_INDEX, DERIBIT_INDEX])  # Deribit shocks the index; both legs at it
+    price, roll = (part[0, 0] for part in regime.price_and_basis(qty * mark, DERIBIT_WHEN))
+    # price: net 0.31335083 BTC loses 16 % of 65,666.19 = 3,292.90 USDT; Deribit counts coin at the
+    # shocked index: 0.31335083 x 0.16 / 0.84 = 0.0596858723809 BTC (the published worst_case)
+    assert price / (0.84 * DERIBIT_INDEX) == pytest.approx(0.05968587238095239, rel=1e-12)
+    # roll: 10.9 days to expiry -> 0.075 x 0.0298 = 0.22 % < 1 % floor; the perp at the floor too:
+    # 0.01 x (0.314538364 + 0.001187534) = 0.00315725898 BTC at the index (the published roll_shock)
+    assert roll / DERIBIT_INDEX == pytest.approx(0.00315725898, rel=1e-12)
+    # Deribit anchors IM on the loss and derives MM = 0.8 x IM
+    req = regime.requirements(qty, mark, DERIBIT_WHEN)
+    assert req.im[0] == pytest.approx(price + roll, rel=1e-12)
+    assert req.mm[0] == pytest.approx(0.8 * (price + roll), rel=1e-12)
+    risk_matrix_btc = price / (0.84 * DERIBIT_INDEX) + roll / DERIBIT_INDEX
+    assert risk_matrix_btc == pytest.approx(0.06284313098, abs=1e-9)  # published (rounded in its output)
+    assert 0.8 * risk_matrix_btc == pytest.approx(0.050274504784, abs=1e-9)  # published maintenance_margin
+    risk_matrix, mmp, open_orders = 0.06284313098, 0.06, 0.000018212
+    assert risk_matrix + mmp + open_orders == pytest.approx(0.122861343, abs=1e-9)  # the published IM
+
+
+def test_cme_anchors_on_maintenance_initial_is_110_percent():
+    # SPAN: the scan risk is the maintenance requirement; speculators' initial = 110 % of it
+    # (CME advisory "1,760/1,600"). A long with PSR 10,000: MM 10,000, IM 11,000.
+    regime = make_regime("portfolio", (BTC,), preset="cme")
+    req = regime.requirements(np.array([[10_000 / 0.43 / 60_000]]), np.array([60_000.0]), WHEN_2021)
+    assert (req.mm[0], req.im[0]) == pytest.approx((10_000.0, 11_000.0))
+    speculator_initial, maintenance = 1_760, 1_600
+    assert speculator_initial / maintenance == pytest.approx(1.1)
+
+
+def test_okx_anchors_on_maintenance():
+    # OKX: unit MMR = max(max(MR1, MR6) + MR4, MR7); IMR derived from it (factor 1.25 assumed, not published).
+    # 1 BTC perp at 60,000 in 2025: max(MR1, MR6) = the +-24 % extreme = 14,400; no MR4 for a perp;
+    # MR7 = 0.0045 x 60,000 = 270 (first tier, x 1); MMR = max(14,400, 270) = 14,400, IMR = 18,000
+    regime = make_regime("portfolio", (BTC,), preset="okx")
+    req = regime.requirements(np.array([[1.0]]), np.array([60_000.0]), np.datetime64("2025-02-01"))
+    assert (req.mm[0], req.im[0]) == pytest.approx((14_400.0, 18_000.0))
+
+
+def test_bybit_anchors_on_maintenance():
+    # Bybit UTA: MM = maximum loss + contingencies, IM = MM x IM factor (1.25 assumed, not published).
+    # 1 BTC perp at 60,000 in 2025: +-10 % grid -> 6,000; contingency 0.5 % x 60,000 = 300; MM 6,300
+    regime = make_regime("portfolio", (BTC,), preset="bybit")
+    req = regime.requirements(np.array([[1.0]]), np.array([60_000.0]), np.datetime64("2025-02-01"))
+    assert (req.mm[0], req.im[0]) == pytest.approx((6_300.0, 7_875.0))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"anchor": "both"}, "anchor must be 'im' or 'mm'"),
+        ({"im_factor": 1.25}, "derives the other requirement with mm_factor, not im_factor"),
+        ({"mm_factor": 1.25}, "mm_factor 1.25 is out of range"),
+    ],
+)
+def test_a_preset_must_say_how_it_anchors(change, message):
+    version = dict(load_preset("portfolio", "deribit").versions[0]) | change
+    with pytest.raises(RegimeError, match=message):
+        PmParams.from_json(version, "test")
