@@ -37,9 +37,11 @@ def test_import_then_load_market_round_trip(real_data, tmp_path):
     delivery_bar = int(np.searchsorted(market.times, np.datetime64("2023-12-29T07:00", "ms")))
     assert market.expiry_bar[q] == delivery_bar and market.listed[delivery_bar, q]
     assert not market.listed[delivery_bar + 1 :, q].any()
-    perp_mark = cache.read(SeriesKey("um", "markPriceKlines", "BTCUSDT", "1h"))
-    at = perp_mark["open_time"] == int(np.datetime64("2023-12-29T07:00", "ms").astype(np.int64))
-    assert market.settlement[q] == perp_mark.loc[at, "close"].item()
+    # settlement at the index proxy: the spot close of the bar ending at delivery (08:00)
+    spot = cache.read(SeriesKey("spot", "klines", "BTCUSDT", "1h"))
+    at = spot["open_time"] == int(np.datetime64("2023-12-29T07:00", "ms").astype(np.int64))
+    assert market.settlement[q] == spot.loc[at, "close"].item()
+    assert any("BTCUSDT_231229: settles at" in n and "the spot close" in n for n in market.notes)
     assert any("BTCUSDT_231229: no mark-price bars" in n for n in market.notes)
 
 
