@@ -111,7 +111,8 @@ def read_validated(source: TidyFolder | Cache) -> list[tuple[Imported, pd.DataFr
     """Read and validate every series of ``source``; the first bad row raises."""
     listing = listing_times(source.contracts())
     out = []
-    for key in source.keys():
+    keys = source.keys()
+    for key in keys:
         frame = source.read(key)
         assert frame is not None
         report = check_series(key.data_type, key.interval, frame, listing_ms=listing.get(key.symbol))

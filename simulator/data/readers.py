@@ -42,8 +42,7 @@ MICROSECONDS_ABOVE = 10**14
 HOUR_MS = 3_600_000
 # Cap on the inflated size of one zip member. The largest file the archive layout here can name, a
 # monthly 1m kline file, inflates to about 6 MB; 64 MiB leaves a tenfold margin and stops a zip bomb
-# (a few kB that inflate to gigabytes) before it fills memory or disk. Members are inflated in
-# chunks and counted, so the cap holds whatever size the zip header claims.
+# (a few kB that inflate to gigabytes) before it fills memory or disk. See ``inflate``.
 MAX_MEMBER_BYTES = 64 * 2**20
 _CHUNK = 2**20
 
@@ -74,17 +73,21 @@ def read_text(path: str | Path, label: object = None) -> str:
 
 
 def inflate(archive: zipfile.ZipFile, name: str, where: object) -> Iterator[bytes]:
-    """Yield member ``name`` in chunks, refusing it once it inflates beyond ``MAX_MEMBER_BYTES``."""
-    cap = f"the {MAX_MEMBER_BYTES / 2**20:g} MiB cap per zip member (readers.MAX_MEMBER_BYTES)"
+    """Yield member ``name`` in chunks, refusing it if it inflates beyond ``MAX_MEMBER_BYTES``.
+
+    The size a member's header claims is a hard limit: ``zipfile`` never inflates past it, and a
+    member whose content runs longer fails its CRC check (a corrupt zip). So checking the claim
+    before reading caps what is inflated.
+    """
     claimed = archive.getinfo(name).file_size
     if claimed > MAX_MEMBER_BYTES:
-        raise DataError(f"zip member {name} claims {claimed} bytes, over {cap}; refusing it", file=where)
-    total = 0
+        raise DataError(
+            f"zip member {name} inflates to {claimed} bytes, over the {MAX_MEMBER_BYTES / 2**20:g} MiB cap "
+            "per zip member (readers.MAX_MEMBER_BYTES); refusing it",
+            file=where,
+        )
     with archive.open(name) as member:
         while chunk := member.read(_CHUNK):
-            total += len(chunk)
-            if total > MAX_MEMBER_BYTES:
-                raise DataError(f"zip member {name} inflates beyond {cap}; refusing it", file=where)
             yield chunk
 
 
