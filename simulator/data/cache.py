@@ -51,7 +51,8 @@ def file_sha256(path: Path) -> str:
 
 
 def walk_files(root: Path) -> Iterator[Path]:
-    """Every file below ``root`` (sorted per folder); an unreadable folder is an error, not skipped."""
+    """Every file below ``root`` (sorted per folder); an unreadable folder or a broken link is an error,
+    never skipped."""
 
     def refuse(exc: OSError) -> None:
         raise DataError(f"cannot read folder ({exc.strerror or exc})", file=exc.filename) from exc
@@ -59,7 +60,10 @@ def walk_files(root: Path) -> Iterator[Path]:
     for folder, dirs, files in os.walk(root, onerror=refuse):
         dirs.sort()
         for name in sorted(files):
-            yield Path(folder, name)
+            path = Path(folder, name)
+            if path.is_symlink() and not path.exists():
+                raise DataError("broken link: its target does not exist", file=path)
+            yield path
 
 
 @dataclass(frozen=True, slots=True, order=True)
