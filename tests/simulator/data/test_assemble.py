@@ -74,6 +74,7 @@ def test_a_bar_missing_inside_the_listed_life_is_a_gap_not_an_unlisted_bar(tmp_p
     assert "BTCUSDT: 2 gap bars (missing inside its listed life: 2024-03-28 08:00 .. 2024-03-28 09:00)" in (
         " ".join(market.notes)
     )
+    assert market.notes[-1] == "gap bars (missing inside an instrument's listed life): 2 (BTCUSDT 2)"
 
 
 def _replace_row(rows: list[str], k: int, fields: dict[int, str]) -> list[str]:

@@ -64,7 +64,10 @@ def test_btcusdt_240329_settles_at_the_spot_close_within_2_bp_of_perp_over_premi
     mark = market.mark_close[market.expiry_bar[q], market.column("BTCUSDT")]
     assert mark == 69853.14957447
     assert (mark / market.settlement[q] - 1) * 1e4 == pytest.approx(8.47, abs=0.05)
-    assert not market.gap.any()
+    assert (
+        not market.gap.any()
+        and market.notes[-1] == "gap bars (missing inside an instrument's listed life): 0"
+    )
 
 
 def test_four_hour_market(real_data):
