@@ -115,7 +115,8 @@ class Cache:
         manifest = self.root / MANIFEST
         if not manifest.exists():
             raise DataError(
-                f"partial cache: no {MANIFEST} (an import or fetch was interrupted); {RERUN}", file=self.root
+                f"partial cache: no {MANIFEST} (an import or fetch was interrupted, or an older pmsim wrote it); {RERUN}",
+                file=self.root,
             )
         try:
             recorded = json.loads(manifest.read_text(encoding="utf-8"))

@@ -59,7 +59,7 @@ class Market:
     expiry_bar: np.ndarray
     source: str
     notes: tuple[str, ...] = field(default=())
-    gap: np.ndarray | None = None
+    gap: np.ndarray = None  # type: ignore[assignment]  # None means no gaps: __post_init__ fills zeros
 
     def __post_init__(self) -> None:
         t, n = len(self.times), len(self.instruments)

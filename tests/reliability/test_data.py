@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import http.server
+import io
 import os
 import threading
 import zipfile
@@ -60,12 +61,10 @@ def _rows(n: int = 48) -> list[str]:
 
 
 def _zip(rows: list[str]) -> bytes:
-    path = Path(os.environ.get("TMPDIR", "/tmp"), f".pmsim-test-{os.getpid()}-{threading.get_ident()}.zip")
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(JAN.name.replace(".zip", ".csv"), "\n".join(rows) + "\n")
-    data = path.read_bytes()
-    path.unlink()
-    return data
+    return buffer.getvalue()
 
 
 def _serve(root: Path, data: bytes, digest: str | None = None) -> None:
@@ -91,13 +90,12 @@ def _good_cache_then_serve(data: bytes, digest: str | None = None):  # noqa: ANN
 
 
 def _bomb(root: Path) -> None:
-    path = root / "bomb.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("x.csv", "w") as out:
+    """Serve a 300 kB zip whose member inflates to 300 MiB."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("x.csv", "w") as out:
         for _ in range(300):
             out.write(b"0" * 2**20)
-    data = path.read_bytes()
-    path.unlink()
-    _good_cache_then_serve(data)(root)
+    _good_cache_then_serve(buffer.getvalue())(root)
 
 
 def _hi_lo() -> bytes:
