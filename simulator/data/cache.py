@@ -115,7 +115,8 @@ class Cache:
         manifest = self.root / MANIFEST
         if not manifest.exists():
             raise DataError(
-                f"partial cache: no {MANIFEST} (an import or fetch was interrupted, or an older pmsim wrote it); {RERUN}",
+                f"partial cache: no {MANIFEST} (an import or fetch was interrupted, or an older pmsim "
+                f"wrote it); {RERUN}",
                 file=self.root,
             )
         try:
