@@ -158,7 +158,7 @@ class Cache:
         """Hold the exclusive lock; clear leftover temporaries; on success write the manifest, last."""
         if self.root.exists() and not self.root.is_dir():
             raise DataError("the cache is not a folder", file=self.root)
-        if self.root.is_dir() and any(self.root.iterdir()) and not self.holds_anything():
+        if self.root.is_dir() and not self.holds_anything() and any(self.root.iterdir()):
             raise DataError(
                 "refusing to write a cache into a folder pmsim did not write (it holds other "
                 "files); choose an empty or new folder with --cache",

@@ -6,7 +6,7 @@ archive replaced a file). A missing monthly kline file falls back to its daily f
 missing is reported as a hole. Transient failures (5xx, dropped or truncated bodies, wrong checksum)
 are retried with exponential back-off.
 
-A download is streamed into a temporary file beside its target (never held in memory, at most
+A download is streamed into a temporary file in the cache root (never held in memory, at most
 ``MAX_DOWNLOAD_BYTES``), checked against the checksum, then opened, inflated in chunks under the
 per-member cap (``readers.MAX_MEMBER_BYTES``), parsed and validated like any other file. Only then
 does it replace the cached file, so a download with a valid checksum but bad content leaves the good

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
+import subprocess
 
 import pytest
 from archive_fixtures import tidy_rows, write_tidy
@@ -126,3 +128,36 @@ def test_an_unreadable_subfolder_is_an_error_not_skipped(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "scandir", scandir)
     with pytest.raises(DataError, match=r"markPriceKlines: cannot read folder \(Permission denied\)"):
         TidyFolder(tidy)
+
+
+KILL_ON_SECOND_WRITE = """
+import os, signal, sys
+from pmsim.simulator.data.cache import Cache
+from pmsim.simulator.data.importer import import_folder
+real, writes = Cache._write_table, []
+def write(path, frame):
+    writes.append(path)
+    if len(writes) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(path, frame)
+Cache._write_table = staticmethod(write)
+import_folder(sys.argv[1], Cache(sys.argv[2]))
+"""
+
+
+def test_an_import_killed_between_two_tables_is_reported_by_list_and_never_used(cache, tmp_path):
+    from tests.reliability.harness import pmsim_command, pmsim_env
+
+    changed = {**SERIES, "binance-um/klines/1h/BTCUSDT.csv": tidy_rows([300.0 + i for i in range(10)])}
+    source = write_tidy(tmp_path / "tidy2", changed, contracts=False)
+    python = pmsim_command()[0]
+    argv = [python, "-c", KILL_ON_SECOND_WRITE, str(source), str(cache.root)]
+    killed = subprocess.run(argv, env=pmsim_env(), capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    for command in (("data", "list", "--cache", str(cache.root)), ("data", "validate", str(cache.root))):
+        done = subprocess.run(pmsim_command(*command), env=pmsim_env(), capture_output=True, text=True)
+        assert done.returncode == 2 and done.stdout == "", (done.returncode, done.stdout)
+        assert (
+            done.stderr.count("\n") == 1
+            and "partial cache: binance-um/klines/BTCUSDT/1h.parquet" in done.stderr
+        )
