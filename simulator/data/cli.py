@@ -21,6 +21,8 @@ examples:
 Files come from Binance's public archive (data.binance.vision), each checked against its published
 sha256 .CHECKSUM. Files already verified are skipped, so an interrupted fetch resumes. A missing
 monthly file falls back to its daily files; what is still missing is listed at the end.
+A download replaces a cached file only after it has been parsed and validated; a fetch in which a
+file fails rebuilds no series. Zip members inflating beyond 64 MiB are refused.
 Quarterly symbols (BTCUSDT_240628, ...) are generated from the delivery calendar.
 """
 
@@ -32,6 +34,9 @@ DIR uses the tidy layout
   binance-{um,cm,spot}/{klines,markPriceKlines,premiumIndexKlines}/{interval}/SYMBOL.csv,
 binance-um/fundingRate/SYMBOL.csv and binance-um/quarterly/{interval}/SYMBOL_YYMMDD.csv (+ contracts.csv).
 Every file is validated before anything is written; the first bad row stops the import.
+The cache's manifest.json is written last: a cache an interrupted import left without a matching
+manifest is refused by `list`, `validate` and `--data` until an import or fetch completes. One
+import or fetch at a time: a second one fails at once with a "locked" error.
 """
 
 
