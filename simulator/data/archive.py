@@ -66,13 +66,17 @@ def interval_ms(interval: str) -> int:
 
 def months(start: str, end: str) -> list[str]:
     """Months ``YYYY-MM`` from ``start`` to ``end`` inclusive."""
-    for value in (start, end):
-        if not _MONTH.match(value):
-            raise ConfigError(f"month {value!r} is not YYYY-MM")
-    first, last = np.datetime64(start, "M"), np.datetime64(end, "M")
+    first, last = _month(start, "--start"), _month(end, "--end")
     if last < first:
         raise ConfigError(f"--end {end} is before --start {start}")
     return [str(m) for m in np.arange(first, last + 1)]
+
+
+def _month(value: str, flag: str) -> np.datetime64:
+    """A ``YYYY-MM`` month (``2024-13`` and ``2024-1`` are refused)."""
+    if _MONTH.match(value) and 1 <= int(value[5:]) <= 12:
+        return np.datetime64(value, "M")
+    raise ConfigError(f"{flag} {value!r} is not a month YYYY-MM such as 2024-03")
 
 
 def days_of(month: str) -> list[str]:

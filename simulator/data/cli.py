@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_TYPES = ("klines", "markPriceKlines", "fundingRate")
+MAX_WORKERS = 32
 
 FETCH_EPILOG = """\
 examples:
@@ -20,6 +21,8 @@ examples:
 Files come from Binance's public archive (data.binance.vision), each checked against its published
 sha256 .CHECKSUM. Files already verified are skipped, so an interrupted fetch resumes. A missing
 monthly file falls back to its daily files; what is still missing is listed at the end.
+A download replaces a cached file only after it has been parsed and validated; a fetch in which a
+file fails rebuilds no series. Zip members inflating beyond 64 MiB are refused.
 Quarterly symbols (BTCUSDT_240628, ...) are generated from the delivery calendar.
 """
 
@@ -31,6 +34,9 @@ DIR uses the tidy layout
   binance-{um,cm,spot}/{klines,markPriceKlines,premiumIndexKlines}/{interval}/SYMBOL.csv,
 binance-um/fundingRate/SYMBOL.csv and binance-um/quarterly/{interval}/SYMBOL_YYMMDD.csv (+ contracts.csv).
 Every file is validated before anything is written; the first bad row stops the import.
+The cache's manifest.json is written last: a cache an interrupted import left without a matching
+manifest is refused by `list`, `validate` and `--data` until an import or fetch completes. One
+import or fetch at a time: a second one fails at once with a "locked" error.
 """
 
 
@@ -81,7 +87,9 @@ def register(subparsers: Any) -> None:
     fetch.add_argument(
         "--base-url", default=None, metavar="URL", help="archive root (default: https://data.binance.vision/)"
     )
-    fetch.add_argument("--workers", type=int, default=4, help="parallel downloads (default: 4)")
+    fetch.add_argument(
+        "--workers", type=int, default=4, help=f"parallel downloads, 1 to {MAX_WORKERS} (default: 4)"
+    )
     _cache_arg(fetch)
     fetch.set_defaults(handler=_fetch)
 
@@ -152,20 +160,54 @@ def _print_reports(rows: list[Any]) -> None:
             )
 
 
+def fetch_request(args: argparse.Namespace) -> Any:
+    """The fetch ``Request`` from the command line, every value checked before any network or disk work."""
+    from pmsim.simulator.data.archive import DATA_TYPES, check_choice, interval_ms, months
+    from pmsim.simulator.data.fetch import Request
+    from pmsim.simulator.errors import ConfigError
+    from pmsim.simulator.market.instruments import parse_symbol
+
+    for symbol in args.symbols:
+        if parse_symbol(symbol)[2] is not None:
+            raise ConfigError(f"--symbols takes perpetuals such as BTCUSDT, not {symbol}; add --quarterlies")
+    for data_type in args.types:
+        check_choice("data type", data_type, DATA_TYPES)
+    interval_ms(args.interval)
+    months(args.start, args.end)
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers {args.workers} is out of range: give 1 to {MAX_WORKERS}")
+    if args.base_url is not None and not args.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"--base-url {args.base_url!r} is not an http:// or https:// URL")
+    return Request(
+        tuple(args.symbols), tuple(args.types), args.interval, args.start, args.end, args.quarterlies
+    )
+
+
 def _fetch(args: argparse.Namespace) -> int:
     import sys
 
     from pmsim.simulator.data.archive import DEFAULT_BASE_URL
-    from pmsim.simulator.data.fetch import Request, fetch_history
-    from pmsim.simulator.errors import DataError
+    from pmsim.simulator.data.fetch import FetchFailed, fetch_history
 
-    request = Request(
-        tuple(args.symbols), tuple(args.types), args.interval, args.start, args.end, args.quarterlies
-    )
+    request = fetch_request(args)
     cache = _cache(args)
-    report, built = fetch_history(
-        request, cache, args.base_url or DEFAULT_BASE_URL, workers=args.workers, progress=sys.stderr.isatty()
-    )
+    try:
+        report, built = fetch_history(
+            request,
+            cache,
+            args.base_url or DEFAULT_BASE_URL,
+            workers=args.workers,
+            progress=sys.stderr.isatty(),
+        )
+    except FetchFailed as exc:
+        report, built = exc.report, {}
+        _print_fetch(report, cache, built)
+        raise
+    _print_fetch(report, cache, built)
+    return 0
+
+
+def _print_fetch(report: Any, cache: Any, built: dict[Any, Any]) -> None:
     print(
         f"downloaded {len(report.downloaded)}, already verified {len(report.skipped)}, "
         f"holes {len(report.holes)}, failed {len(report.failures)}; cache: {cache.root}"
@@ -173,10 +215,6 @@ def _fetch(args: argparse.Namespace) -> int:
     for hole in report.holes:
         print(f"  hole: {hole}")
     _print_reports(sorted(built.items()))
-    if report.failures:
-        first = report.failures[0]
-        raise DataError(f"{len(report.failures)} file(s) failed; first: {first}")
-    return 0
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -191,17 +229,18 @@ def _import(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     cache = _cache(args)
-    keys = cache.keys()
-    if not keys:
+    if not cache.holds_anything():
         print(f"the cache {cache.root} is empty: try `pmsim data import DIR` or `pmsim data fetch ...`")
         return 0
-    for key in keys:
-        frame = cache.read(key)
-        column = frame.columns[0]
-        print(
-            f"{str(key):40s} {len(frame):8d} rows  "
-            f"{_stamp(frame[column].iloc[0])} .. {_stamp(frame[column].iloc[-1])}"
-        )
+    with cache.reading():
+        series = cache.keys()
+        for key in series:
+            frame = cache.read(key)
+            column = frame.columns[0]
+            print(
+                f"{str(key):40s} {len(frame):8d} rows  "
+                f"{_stamp(frame[column].iloc[0])} .. {_stamp(frame[column].iloc[-1])}"
+            )
     return 0
 
 
@@ -210,12 +249,13 @@ def _validate(args: argparse.Namespace) -> int:
     from pmsim.simulator.data.importer import read_validated
     from pmsim.simulator.errors import DataError
 
-    source = open_source(args.source) if args.source else _cache(args)
-    validated = read_validated(source)
-    if not validated:
+    root = args.source or _cache(args).root
+    if not Path(root).exists():
         raise DataError(
-            "no series to validate: try `pmsim data import DIR` or `pmsim data fetch ...`", file=source.root
+            "no series to validate: try `pmsim data import DIR` or `pmsim data fetch ...`", file=root
         )
+    with open_source(root) as source:
+        validated = read_validated(source)
     _print_reports([(i.key, i.report) for i, _ in validated])
     print(f"{len(validated)} series valid")
     return 0

@@ -4,34 +4,48 @@ Each monthly file is fetched with its ``<file>.zip.CHECKSUM`` (``<sha256 hex>  <
 already on disk whose sha256 matches the published one is skipped (resume, and re-download when the
 archive replaced a file). A missing monthly kline file falls back to its daily files; what is still
 missing is reported as a hole. Transient failures (5xx, dropped or truncated bodies, wrong checksum)
-are retried with exponential back-off. Files land under ``{cache}/raw/`` mirroring the archive path,
-written atomically; nothing is ever written outside the cache.
+are retried with exponential back-off.
+
+A download is streamed into a temporary file in the cache root (never held in memory, at most
+``MAX_DOWNLOAD_BYTES``), checked against the checksum, then opened, inflated in chunks under the
+per-member cap (``readers.MAX_MEMBER_BYTES``), parsed and validated like any other file. Only then
+does it replace the cached file, so a download with a valid checksum but bad content leaves the good
+file in place. Files land under ``{cache}/raw/`` mirroring the archive path; nothing is ever
+written outside the cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
-import io
 import logging
+import os
 import re
+import tempfile
 import time
 import urllib.error
 import urllib.request
-import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from pmsim.simulator.atomic import write_bytes, write_text
+from pmsim.simulator.atomic import write_text
 from pmsim.simulator.data.archive import ArchiveFile
-from pmsim.simulator.data.readers import check_member_names
+from pmsim.simulator.data.cache import RAW, file_sha256
+from pmsim.simulator.data.readers import MAX_MEMBER_BYTES, read_bars, read_funding
+from pmsim.simulator.data.validate import check_series
 from pmsim.simulator.errors import ChecksumError, DataError
 
 log = logging.getLogger(__name__)
-RAW = "raw"
 _CHECKSUM_LINE = re.compile(r"^([0-9a-fA-F]{64})\s+\*?(\S+)\s*$")
+# A compressed archive file is smaller than what it inflates to, so the member cap bounds it too.
+MAX_DOWNLOAD_BYTES = MAX_MEMBER_BYTES
+MAX_CHECKSUM_BYTES = 4096
+_CHUNK = 2**20
+T = TypeVar("T")
 
 
 class Unreachable(DataError):
@@ -52,28 +66,12 @@ class FetchReport:
             getattr(self, name).extend(getattr(other, name))
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def parse_checksum(text: str, expected_name: str, url: str) -> str:
     """The hex digest from a ``.CHECKSUM`` file naming ``expected_name``."""
     match = _CHECKSUM_LINE.match(text.strip())
     if not match or Path(match.group(2)).name != expected_name:
         raise DataError(f"not a CHECKSUM line for {expected_name}: {text.strip()[:120]!r}", file=url)
     return match.group(1).lower()
-
-
-def check_zip(data: bytes, where: str) -> None:
-    """Raise unless ``data`` is a complete zip with safe member names."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            check_member_names(archive.namelist(), where)
-            bad = archive.testzip()
-    except zipfile.BadZipFile as exc:
-        raise DataError(f"truncated or corrupt zip ({exc})", file=where) from exc
-    if bad is not None:
-        raise DataError(f"zip member {bad} fails its CRC check", file=where)
 
 
 class Fetcher:
@@ -91,7 +89,8 @@ class Fetcher:
         progress: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
-        self.raw_root = (Path(cache_root) / RAW).resolve()
+        self.cache_root = Path(cache_root).resolve()
+        self.raw_root = self.cache_root / RAW
         self.workers, self.retries, self.backoff_s = workers, retries, backoff_s
         self.timeout_s, self.progress = timeout_s, progress
 
@@ -137,19 +136,21 @@ class Fetcher:
         """Fetch one file; None if the archive has no such file, else True (a failure is recorded)."""
         url = self.base_url + file.path
         try:
-            checksum_text = self._get(url + ".CHECKSUM")
-            if checksum_text is None:
+            checksum_bytes = self._get(url + ".CHECKSUM", _read_small)
+            if checksum_bytes is None:
                 return None
-            digest = parse_checksum(checksum_text.decode("utf-8", "replace"), file.name, url + ".CHECKSUM")
+            checksum_text = checksum_bytes.decode("utf-8", "replace")
+            digest = parse_checksum(checksum_text, file.name, url + ".CHECKSUM")
             target = self.local_path(file)
-            if target.exists() and sha256(target.read_bytes()) == digest:
+            if target.exists() and file_sha256(target) == digest:
                 report.skipped.append(file.path)
                 return True
-            data = self._get(url, verify=lambda body: self._verify(body, digest, url))
-            if data is None:
-                return None
-            write_bytes(target, data)
-            write_text(target.with_name(target.name + ".CHECKSUM"), checksum_text.decode("utf-8"))
+            with _temporary(self.cache_root, target.name) as tmp:
+                if self._get(url, lambda response: _stream(response, tmp, digest, url)) is None:
+                    return None
+                check_file(tmp, file, url)
+                _replace(tmp, target)
+            write_text(target.with_name(target.name + ".CHECKSUM"), checksum_text)
             report.downloaded.append(file.path)
         except Unreachable:
             raise
@@ -157,26 +158,18 @@ class Fetcher:
             report.failures.append(exc)
         return True
 
-    @staticmethod
-    def _verify(body: bytes, digest: str, url: str) -> None:
-        if sha256(body) != digest:
-            raise ChecksumError(
-                f"sha256 {sha256(body)[:16]}… differs from the published {digest[:16]}…", file=url
-            )
-        check_zip(body, url)
+    def _get(self, url: str, consume: Callable[[http.client.HTTPResponse], T]) -> T | None:
+        """GET ``url`` and ``consume`` the response, with retries; None on 404.
 
-    def _get(self, url: str, verify: Callable[[bytes], None] | None = None) -> bytes | None:
-        """GET ``url`` with retries; None on 404. ``verify`` failures are retried like transport errors."""
+        A ``DataError`` from ``consume`` (wrong checksum, truncated body) is retried like a transport error.
+        """
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
                 with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
-                    body = response.read()
-                if verify is not None:
-                    verify(body)
-                return body
+                    return consume(response)
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
                     return None
@@ -187,15 +180,74 @@ class Fetcher:
                 last = exc
                 if attempt == self.retries:
                     raise Unreachable(f"cannot reach {self.base_url} ({exc.reason})", file=url) from exc
-            except (http.client.IncompleteRead, ConnectionError, TimeoutError) as exc:
-                last = exc
-            except DataError as exc:
+            except (http.client.HTTPException, ConnectionError, TimeoutError, DataError) as exc:
                 last = exc
             log.info("retrying %s after %s", url, last)
         if isinstance(last, DataError):
             raise last
-        if isinstance(last, http.client.IncompleteRead):
-            raise DataError(
-                f"truncated body after {self.retries + 1} tries ({len(last.partial)} bytes read)", file=url
-            )
         raise DataError(f"failed after {self.retries + 1} tries ({last})", file=url)
+
+
+def check_file(path: Path, file: ArchiveFile, label: str) -> None:
+    """Parse and validate a downloaded archive file as its data type; errors name ``label`` (the URL)."""
+    if file.data_type == "fundingRate":
+        frame = read_funding(path, label)
+    else:
+        frame = read_bars(path, file.venue, label)
+    check_series(file.data_type, file.interval or "", frame)
+
+
+def _read_small(response: http.client.HTTPResponse) -> bytes:
+    body = response.read(MAX_CHECKSUM_BYTES + 1)
+    if len(body) > MAX_CHECKSUM_BYTES:
+        raise DataError(f"a CHECKSUM file over {MAX_CHECKSUM_BYTES} bytes", file=response.geturl())
+    return body
+
+
+def _stream(response: http.client.HTTPResponse, tmp: Path, digest: str, url: str) -> bool:
+    """Write the body into ``tmp`` in chunks, hashing it; raise on truncation, overflow or checksum."""
+    expected = response.getheader("Content-Length")
+    hasher, size = hashlib.sha256(), 0
+    with tmp.open("wb") as out:
+        while chunk := response.read(_CHUNK):
+            size += len(chunk)
+            if size > MAX_DOWNLOAD_BYTES:
+                raise DataError(f"download exceeds {MAX_DOWNLOAD_BYTES / 2**20:g} MiB; refusing it", file=url)
+            hasher.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    if expected is not None and size < int(expected):
+        raise DataError(f"truncated body ({size} of {expected} bytes)", file=url)
+    if hasher.hexdigest() != digest:
+        raise ChecksumError(
+            f"sha256 {hasher.hexdigest()[:16]}… differs from the published {digest[:16]}…", file=url
+        )
+    return True
+
+
+@contextlib.contextmanager
+def _temporary(folder: Path, name: str) -> Iterator[Path]:
+    """A temporary ``.zip`` in ``folder`` (readers know zips by suffix), removed unless moved away.
+
+    It sits in the cache root, so no folder is created for a download that fails its checks.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part.zip", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """Move the checked ``tmp`` onto ``target`` and make the rename durable."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, target)
+    folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

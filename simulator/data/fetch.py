@@ -3,7 +3,8 @@
 Planning turns symbols, data types, an interval and a month range into monthly archive files;
 quarterly contracts come from the delivery calendar and are asked for only in the months they live.
 After downloading, each series is rebuilt from all its raw files (validated file by file, then as a
-whole) and written to the Parquet cache atomically.
+whole); all of them are built before the first is written to the Parquet cache. A fetch in which any
+file failed writes no series (the verified downloads stay in ``raw/``, so a re-run resumes).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from pmsim.simulator.data.archive import (
     monthly_files,
     quarterly_symbols,
 )
-from pmsim.simulator.data.cache import Cache, SeriesKey
-from pmsim.simulator.data.download import RAW, Fetcher, FetchReport
+from pmsim.simulator.data.cache import RAW, Cache, SeriesKey
+from pmsim.simulator.data.download import Fetcher, FetchReport
 from pmsim.simulator.data.readers import read_bars, read_funding
 from pmsim.simulator.data.validate import SeriesReport, check_series
 from pmsim.simulator.errors import DataError
@@ -90,19 +91,21 @@ def _series_files(raw_root: Path, file: ArchiveFile) -> list[Path]:
             raw_root / ArchiveFile(file.venue, period, file.data_type, file.symbol, file.interval, "").path
         ).parent
 
-    monthly = sorted(folder("monthly").glob("*.zip"))
+    def zips(period: Period) -> list[Path]:
+        return sorted(p for p in folder(period).glob("*.zip") if not p.name.startswith("."))
+
+    monthly = zips("monthly")
     covered = {_date(p) for p in monthly}
-    daily = [p for p in folder("daily").glob("*.zip") if _date(p)[:7] not in covered]
+    daily = [p for p in zips("daily") if _date(p)[:7] not in covered]
     return sorted(monthly + daily, key=_date)
 
 
-def build_series(raw_root: Path, cache: Cache, file: ArchiveFile) -> SeriesReport | None:
-    """Rebuild the cache series of ``file`` from every raw file it has; None if there are none."""
+def build_series(raw_root: Path, file: ArchiveFile) -> tuple[pd.DataFrame, SeriesReport] | None:
+    """The series of ``file`` rebuilt from every raw file it has, validated; None if there are none."""
     key = series_of(file)
-    paths = _series_files(raw_root, file)
     frames: list[pd.DataFrame] = []
     column = "funding_time" if key.is_funding else "open_time"
-    for path in paths:
+    for path in _series_files(raw_root, file):
         frame = read_funding(path) if key.is_funding else read_bars(path, key.venue)
         check_series(key.data_type, key.interval, frame)
         if frames and frame[column].iloc[0] <= frames[-1][column].iloc[-1]:
@@ -112,21 +115,38 @@ def build_series(raw_root: Path, cache: Cache, file: ArchiveFile) -> SeriesRepor
         return None
     whole = pd.concat(frames, ignore_index=True)
     whole.attrs.update(file=str(key), line0=1)
-    report = check_series(key.data_type, key.interval, whole)
-    cache.write(key, whole)
-    return report
+    return whole, check_series(key.data_type, key.interval, whole)
+
+
+class FetchFailed(DataError):
+    """Some files failed to download or validate; ``report`` says what was done. No series was written."""
+
+    def __init__(self, report: FetchReport) -> None:
+        super().__init__(
+            f"{len(report.failures)} file(s) failed, so no series was rebuilt (verified downloads are kept; "
+            f"re-run to resume); first: {report.failures[0]}"
+        )
+        self.report = report
 
 
 def fetch_history(
     request: Request, cache: Cache, base_url: str, *, workers: int = 4, progress: bool = True
 ) -> tuple[FetchReport, dict[SeriesKey, SeriesReport]]:
-    """Download what ``request`` names into ``cache`` and rebuild the affected series."""
+    """Download what ``request`` names into ``cache`` and rebuild the affected series.
+
+    Raises ``FetchFailed`` (after downloading what it could) if any file failed.
+    """
     files = plan(request)
-    report = Fetcher(base_url, cache.root, workers=workers, progress=progress).fetch(files)
-    built: dict[SeriesKey, SeriesReport] = {}
-    raw_root = cache.root / RAW
-    for file in {series_of(f): f for f in files}.values():
-        series = build_series(raw_root, cache, file)
-        if series is not None:
-            built[series_of(file)] = series
-    return report, built
+    with cache.writing():
+        report = Fetcher(base_url, cache.root, workers=workers, progress=progress).fetch(files)
+        if report.failures:
+            raise FetchFailed(report)
+        raw_root = cache.root / RAW
+        built = {}
+        for file in {series_of(f): f for f in files}.values():
+            series = build_series(raw_root, file)
+            if series is not None:
+                built[series_of(file)] = series
+        for key, (frame, _) in built.items():
+            cache.write(key, frame)
+    return report, {key: series_report for key, (_, series_report) in built.items()}

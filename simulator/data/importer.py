@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 from pmsim.simulator.data.archive import DATA_TYPES, KLINE_TYPES, VENUES, check_symbol
-from pmsim.simulator.data.cache import Cache, SeriesKey
+from pmsim.simulator.data.cache import Cache, SeriesKey, walk_files
 from pmsim.simulator.data.readers import read_bars, read_funding
 from pmsim.simulator.data.validate import SeriesReport, check_series
 from pmsim.simulator.errors import ConfigError, DataError
@@ -31,6 +31,8 @@ class TidyFolder:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError("not a folder", file=self.root)
+        for _ in walk_files(self.root):  # an unreadable subfolder is an error, never skipped
+            pass
         self._files = self._scan()
 
     def _scan(self) -> dict[SeriesKey, Path]:
@@ -109,7 +111,8 @@ def read_validated(source: TidyFolder | Cache) -> list[tuple[Imported, pd.DataFr
     """Read and validate every series of ``source``; the first bad row raises."""
     listing = listing_times(source.contracts())
     out = []
-    for key in source.keys():
+    keys = source.keys()
+    for key in keys:
         frame = source.read(key)
         assert frame is not None
         report = check_series(key.data_type, key.interval, frame, listing_ms=listing.get(key.symbol))
@@ -118,12 +121,18 @@ def read_validated(source: TidyFolder | Cache) -> list[tuple[Imported, pd.DataFr
 
 
 def import_folder(source: str | Path, cache: Cache) -> list[Imported]:
-    """Validate every series of the tidy folder ``source``, then write them all into ``cache``."""
+    """Validate every series of the tidy folder ``source``, then write them all into ``cache``.
+
+    The cache's manifest is written last (``Cache.writing``): a killed import is detected as partial.
+    """
     tidy = TidyFolder(source)
     validated = read_validated(tidy)
+    if not validated:
+        raise DataError("no series found in the tidy layout (see `pmsim data import --help`)", file=tidy.root)
     contracts = tidy.contracts()
-    for imported, frame in validated:
-        cache.write(imported.key, frame)
-    if contracts is not None:
-        cache.write_contracts(contracts)
+    with cache.writing():
+        for imported, frame in validated:
+            cache.write(imported.key, frame)
+        if contracts is not None:
+            cache.write_contracts(contracts)
     return [imported for imported, _ in validated]

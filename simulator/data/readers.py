@@ -13,6 +13,7 @@ import csv
 import io
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -39,27 +40,55 @@ _FUNDING_TIME = ("calc_time", "funding_time", "fundingTime")
 _FUNDING_RATE = ("last_funding_rate", "funding_rate", "fundingRate")
 MICROSECONDS_ABOVE = 10**14
 HOUR_MS = 3_600_000
+# Cap on the inflated size of one zip member. The largest file the archive layout here can name, a
+# monthly 1m kline file, inflates to about 6 MB; 64 MiB leaves a tenfold margin and stops a zip bomb
+# (a few kB that inflate to gigabytes) before it fills memory or disk. See ``inflate``.
+MAX_MEMBER_BYTES = 64 * 2**20
+_CHUNK = 2**20
 
 
-def read_text(path: str | Path) -> str:
-    """The CSV text of a ``.csv`` file or of the single CSV inside an archive ``.zip``."""
+def read_text(path: str | Path, label: object = None) -> str:
+    """The CSV text of a ``.csv`` file or of the single CSV inside an archive ``.zip``.
+
+    ``label`` names the file in errors when ``path`` is a temporary (a download being checked).
+    """
     path = Path(path)
+    where = path if label is None else label
     try:
         if path.suffix != ".zip":
             return path.read_text(encoding="utf-8")
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-            check_member_names(names, path)
+            check_member_names(names, where)
             csvs = [n for n in names if n.endswith(".csv")]
             if len(csvs) != 1:
-                raise DataError(f"expected one CSV inside the zip, found {len(csvs)}: {names}", file=path)
-            return archive.read(csvs[0]).decode("utf-8")
+                raise DataError(f"expected one CSV inside the zip, found {len(csvs)}: {names}", file=where)
+            return b"".join(inflate(archive, csvs[0], where)).decode("utf-8")
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise DataError(f"truncated or corrupt zip ({exc})", file=path) from exc
+        raise DataError(f"truncated or corrupt zip ({exc})", file=where) from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", file=path) from exc
+        raise DataError(f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", file=where) from exc
     except OSError as exc:
-        raise DataError(f"cannot read ({exc.strerror or exc})", file=path) from exc
+        raise DataError(f"cannot read ({exc.strerror or exc})", file=where) from exc
+
+
+def inflate(archive: zipfile.ZipFile, name: str, where: object) -> Iterator[bytes]:
+    """Yield member ``name`` in chunks, refusing it if it inflates beyond ``MAX_MEMBER_BYTES``.
+
+    The size a member's header claims is a hard limit: ``zipfile`` never inflates past it, and a
+    member whose content runs longer fails its CRC check (a corrupt zip). So checking the claim
+    before reading caps what is inflated.
+    """
+    claimed = archive.getinfo(name).file_size
+    if claimed > MAX_MEMBER_BYTES:
+        raise DataError(
+            f"zip member {name} inflates to {claimed} bytes, over the {MAX_MEMBER_BYTES / 2**20:g} MiB cap "
+            "per zip member (readers.MAX_MEMBER_BYTES); refusing it",
+            file=where,
+        )
+    with archive.open(name) as member:
+        while chunk := member.read(_CHUNK):
+            yield chunk
 
 
 def check_member_names(names: list[str], path: object) -> None:
@@ -154,19 +183,22 @@ def _header_positions(header: list[str], wanted: dict[str, tuple[str, ...]], fil
     return positions
 
 
-def read_bars(path: str | Path, venue: str = "um") -> pd.DataFrame:
+def read_bars(path: str | Path, venue: str = "um", label: object = None) -> pd.DataFrame:
     """Kline-type bars: ``open_time`` (int64 ms), ``open, high, low, close`` and ``volume`` (base asset).
 
     Archive files (12 columns, with or without header) are mapped by position; tidy CSVs
     (``open_time,open,high,low,close[,volume]``) by header name. ``volume`` is NaN-free; it is 0
     where the file has none (mark, index and premium klines carry no meaningful volume).
     """
-    text = read_text(path)
+    text = read_text(path, label)
+    where = path if label is None else label  # errors name the label
     header, _, _ = _split_header(text)
     if header is None or len(header) == len(ARCHIVE_KLINE_COLUMNS):
         ncols = len(text.partition("\n")[0].split(",")) if header is None else len(header)
         if ncols != len(ARCHIVE_KLINE_COLUMNS):
-            raise DataError(f"has {ncols} fields, expected 12 (archive klines) or a header", file=path, row=1)
+            raise DataError(
+                f"has {ncols} fields, expected 12 (archive klines) or a header", file=where, row=1
+            )
         volume, _ = _VOLUME_POSITIONS[venue]
         positions = {"open_time": 0, "open": 1, "high": 2, "low": 3, "close": 4, "volume": volume}
         names = list(ARCHIVE_KLINE_COLUMNS)
@@ -174,22 +206,23 @@ def read_bars(path: str | Path, venue: str = "um") -> pd.DataFrame:
         wanted = {c: (c,) for c in ("open_time", "open", "high", "low", "close")}
         if "volume" in header:
             wanted["volume"] = ("volume",)
-        positions = _header_positions(header, wanted, path)
+        positions = _header_positions(header, wanted, where)
         names = header
-    frame = _numeric(text, path, positions, names)
-    frame["open_time"] = _times_ms(frame["open_time"].to_numpy(), path, frame.attrs["line0"])
+    frame = _numeric(text, where, positions, names)
+    frame["open_time"] = _times_ms(frame["open_time"].to_numpy(), where, frame.attrs["line0"])
     if "volume" not in frame:
         frame["volume"] = 0.0
     return frame
 
 
-def read_funding(path: str | Path) -> pd.DataFrame:
+def read_funding(path: str | Path, label: object = None) -> pd.DataFrame:
     """Funding events: ``funding_time`` (int64 ms, floored to the hour) and ``funding_rate``.
 
     Accepts the archive ``calc_time,funding_interval_hours,last_funding_rate`` (headered or not),
     the tidy layout (plus a ``source`` column) and ``funding_time,funding_rate``.
     """
-    text = read_text(path)
+    text = read_text(path, label)
+    where = path if label is None else label  # errors name the label
     header, _, _ = _split_header(text)
     if header is None:
         names = ["calc_time", "funding_interval_hours", "last_funding_rate"]
@@ -197,9 +230,9 @@ def read_funding(path: str | Path) -> pd.DataFrame:
     else:
         names = header
         positions = _header_positions(
-            header, {"funding_time": _FUNDING_TIME, "funding_rate": _FUNDING_RATE}, path
+            header, {"funding_time": _FUNDING_TIME, "funding_rate": _FUNDING_RATE}, where
         )
-    frame = _numeric(text, path, positions, names)
-    stamps = _times_ms(frame["funding_time"].to_numpy(), path, frame.attrs["line0"])
+    frame = _numeric(text, where, positions, names)
+    stamps = _times_ms(frame["funding_time"].to_numpy(), where, frame.attrs["line0"])
     frame["funding_time"] = stamps // HOUR_MS * HOUR_MS
     return frame

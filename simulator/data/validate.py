@@ -94,6 +94,7 @@ def check_bars(
     """
     for column in PRICE_COLUMNS:
         _where(frame, frame[column].isna().to_numpy(), f"{column} is NaN")
+        _where(frame, ~np.isfinite(frame[column].to_numpy()), f"{column} = {{{column}}} is not finite")
         if positive:
             _where(frame, frame[column].to_numpy() <= 0, f"non-positive price: {column} = {{{column}}}")
     o, h, low, c = (frame[col].to_numpy() for col in PRICE_COLUMNS)
@@ -116,6 +117,7 @@ def check_funding(
 ) -> SeriesReport:
     """Validate funding events (``funding_time`` ms floored to the hour, ``funding_rate``)."""
     _where(frame, frame["funding_rate"].isna().to_numpy(), "funding_rate is NaN")
+    _where(frame, ~np.isfinite(frame["funding_rate"].to_numpy()), "funding_rate {funding_rate} is not finite")
     _where(
         frame,
         np.abs(frame["funding_rate"].to_numpy()) > max_abs_rate,

@@ -36,6 +36,10 @@ class Market:
         settlement happens at the end of that bar.
     source : "synthetic (...)" or "historical (Binance)": reports print it.
     notes : facts a reader of the results must know (substitutions, proxies).
+    gap : [T, N] True where a bar is missing inside an instrument's listed life (between its first
+        and last bar): the instrument exists but never traded in that bar, so ``listed`` is False and
+        its prices are NaN there. Unlike a bar before listing or after expiry, a held position carries
+        its last mark through a gap. Default: no gaps.
     """
 
     times: np.ndarray
@@ -55,16 +59,21 @@ class Market:
     expiry_bar: np.ndarray
     source: str
     notes: tuple[str, ...] = field(default=())
+    gap: np.ndarray = None  # type: ignore[assignment]  # None means no gaps: __post_init__ fills zeros
 
     def __post_init__(self) -> None:
         t, n = len(self.times), len(self.instruments)
-        for name in (*PRICE_FIELDS, "funding_rate", "funding_due", "listed"):
+        if self.gap is None:
+            object.__setattr__(self, "gap", np.zeros((t, n), bool))
+        for name in (*PRICE_FIELDS, "funding_rate", "funding_due", "listed", "gap"):
             shape = getattr(self, name).shape
             if shape != (t, n):
                 raise DataError(f"market field {name} has shape {shape}, expected {(t, n)}")
         if t > 1 and not np.all(np.diff(self.times) > np.timedelta64(0, "ms")):
             bad = int(np.argmin(np.diff(self.times) > np.timedelta64(0, "ms"))) + 1
             raise DataError(f"market bars are not strictly increasing at bar {bad} ({self.times[bad]})")
+        if (self.gap & self.listed).any():
+            raise DataError("market field gap marks a listed bar; a gap bar is one that did not trade")
         symbols = self.symbols
         if len(set(symbols)) != n:
             raise DataError(f"market has duplicate instruments: {sorted(symbols)}")

@@ -36,3 +36,31 @@ def write_zip(path: Path, rows: list[str], header: str | None = None, member: st
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(member or path.with_suffix(".csv").name, text)
     return path
+
+
+TIDY_HEADER = "open_time,open,high,low,close,volume"
+DELIVERY_240329_MS = 1_711_699_200_000  # BTCUSDT_240329 delivers 2024-03-29 08:00 UTC
+DAY0_MS = DELIVERY_240329_MS - 32 * HOUR_MS  # 2024-03-28 00:00
+
+
+def tidy_rows(closes: list[float], start_ms: int = DAY0_MS) -> list[str]:
+    """Tidy-layout bars with the given closes: open = close, high = close + 1, low = close - 1."""
+    return [f"{start_ms + i * HOUR_MS},{c},{c + 1},{c - 1},{c},1" for i, c in enumerate(closes)]
+
+
+def write_tidy(root: Path, series: dict[str, list[str]], contracts: bool = True) -> Path:
+    """A tidy folder: ``series`` maps a path below ``root`` (e.g. ``binance-um/klines/1h/BTCUSDT.csv``)
+    to its rows (header added); ``contracts`` adds ``contracts.csv`` for BTCUSDT_240329."""
+    for rel, rows in series.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = "calc_time,funding_interval_hours,last_funding_rate" if "fundingRate" in rel else TIDY_HEADER
+        write_csv(path, rows, header)
+    if contracts:
+        path = root / "binance-um" / "quarterly" / "contracts.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f"symbol,onboard_time,delivery_time\nBTCUSDT_240329,{DAY0_MS},{DELIVERY_240329_MS}\n",
+            encoding="utf-8",
+        )
+    return root

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import struct
 import threading
+import tracemalloc
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ from archive_fixtures import T0_MS, kline_rows, write_zip
 from pmsim.simulator.data.archive import ArchiveFile
 from pmsim.simulator.data.cache import Cache, SeriesKey
 from pmsim.simulator.data.download import Fetcher
-from pmsim.simulator.data.fetch import Request, fetch_history
+from pmsim.simulator.data.fetch import FetchFailed, Request, fetch_history
 from pmsim.simulator.errors import ChecksumError, DataError
 
 MONTH = 31 * 24
@@ -118,3 +121,80 @@ def test_unreachable_base_url(tmp_path):
         fetcher.fetch([_monthly("2020-01")])
     assert "\n" not in str(exc.value)
     assert not (tmp_path / "cache").exists()
+
+
+def _bars_zip(tmp_path: Path, file: ArchiveFile, rows: list[str]) -> bytes:
+    return write_zip(tmp_path / file.name, rows).read_bytes()
+
+
+def test_a_valid_checksum_with_bad_content_leaves_the_good_raw_file_in_place(tmp_path, archive):
+    served, url = archive
+    jan = _monthly("2020-01")
+    served.add(jan, _bars_zip(tmp_path, jan, kline_rows(24)))
+    cache = Cache(tmp_path / "cache")
+    request = Request(("BTCUSDT",), ("klines",), "1h", "2020-01", "2020-01")
+    fetch_history(request, cache, url, progress=False)
+    before = {p: p.read_bytes() for p in cache.root.rglob("*") if p.is_file()}
+    # The archive now serves a file whose published checksum matches it, but row 6 has high < low.
+    rows = kline_rows(24)
+    fields = rows[4].split(",")
+    rows[4] = ",".join([fields[0], "104", "95", "99", *fields[4:]])
+    served.add(jan, _bars_zip(tmp_path / "..", jan, rows))
+    with pytest.raises(FetchFailed) as exc:
+        fetch_history(request, cache, url, progress=False)
+    message = str(exc.value)
+    assert "\n" not in message and f"{url}{jan.path}, row 5: high 95.0 < low 99.0" in message
+    assert len(exc.value.report.failures) == 1 and not exc.value.report.downloaded
+    assert {p: p.read_bytes() for p in cache.root.rglob("*") if p.is_file()} == before
+    with cache.reading():  # still whole, still the good series
+        assert cache.read(SeriesKey("um", "klines", "BTCUSDT", "1h"))["high"].iloc[4] == 106
+
+
+def _bomb(path: Path, member: str, size: int) -> Path:
+    """A zip whose one member inflates to ``size`` bytes of zeros, written in chunks."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open(member, "w") as out:
+        chunk = b"0" * 2**20
+        for _ in range(size // len(chunk)):
+            out.write(chunk)
+    return path
+
+
+def test_a_zip_bomb_is_refused_in_one_line_without_inflating_it_in_memory(tmp_path, archive):
+    served, url = archive
+    jan = _monthly("2020-01")
+    bomb = _bomb(tmp_path / jan.name, "BTCUSDT-1h-2020-01.csv", 300 * 2**20).read_bytes()
+    assert len(bomb) < 2 * 2**20  # 300 MB of content in well under 2 MB
+    served.add(jan, bomb)
+    fetcher = Fetcher(url, tmp_path / "cache", retries=0, progress=False)
+    tracemalloc.start()
+    report = fetcher.fetch([jan])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(report.failures) == 1
+    message = str(report.failures[0])
+    assert (
+        "\n" not in message and "inflates to 314572800 bytes, over the 64 MiB cap per zip member" in message
+    )
+    assert peak < 16 * 2**20, peak  # streamed: nowhere near the 300 MB it would inflate to
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+def test_a_member_whose_header_understates_its_size_is_a_corrupt_zip(tmp_path):
+    from pmsim.simulator.data.readers import read_bars
+
+    path = _bomb(tmp_path / "BTCUSDT-1h-2020-01.zip", "BTCUSDT-1h-2020-01.csv", 8 * 2**20)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, 22, 1000)  # local header: uncompressed size
+    struct.pack_into("<I", data, data.rfind(b"PK\x01\x02") + 24, 1000)  # central directory: the same
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"truncated or corrupt zip \(Bad CRC-32"):
+        read_bars(path)
+
+
+def test_a_truncated_zip_with_a_matching_checksum_is_refused(tmp_path, archive):
+    served, url = archive
+    jan = _monthly("2020-01")
+    whole = _bars_zip(tmp_path, jan, kline_rows(500))
+    served.add(jan, whole[: len(whole) // 2])
+    report = Fetcher(url, tmp_path / "cache", retries=0, progress=False).fetch([jan])
+    assert len(report.failures) == 1 and "truncated or corrupt zip" in str(report.failures[0])

@@ -37,10 +37,37 @@ def test_import_then_load_market_round_trip(real_data, tmp_path):
     delivery_bar = int(np.searchsorted(market.times, np.datetime64("2023-12-29T07:00", "ms")))
     assert market.expiry_bar[q] == delivery_bar and market.listed[delivery_bar, q]
     assert not market.listed[delivery_bar + 1 :, q].any()
-    perp_mark = cache.read(SeriesKey("um", "markPriceKlines", "BTCUSDT", "1h"))
-    at = perp_mark["open_time"] == int(np.datetime64("2023-12-29T07:00", "ms").astype(np.int64))
-    assert market.settlement[q] == perp_mark.loc[at, "close"].item()
+    # settlement at the index proxy: the spot close of the bar ending at delivery (08:00)
+    spot = cache.read(SeriesKey("spot", "klines", "BTCUSDT", "1h"))
+    at = spot["open_time"] == int(np.datetime64("2023-12-29T07:00", "ms").astype(np.int64))
+    assert market.settlement[q] == spot.loc[at, "close"].item()
+    assert any("BTCUSDT_231229: settles at" in n and "the spot close" in n for n in market.notes)
     assert any("BTCUSDT_231229: no mark-price bars" in n for n in market.notes)
+
+
+def test_btcusdt_240329_settles_at_the_spot_close_within_2_bp_of_perp_over_premium(real_data):
+    market = load_market(real_data, symbols=("BTCUSDT",), start="2024-03-28", end="2024-03-30")
+    q = market.column("BTCUSDT_240329")
+    # Delivery 2024-03-29 08:00 UTC; the 1h bars opening at 07:00 close at delivery:
+    #   spot BTCUSDT close            69794.0
+    #   perp BTCUSDT close            69855.6, premium index close 0.0010468
+    #     -> perp / (1 + premium)   = 69855.6 / 1.0010468 = 69782.55  (-1.6 bp vs spot)
+    #   perp mark close               69853.14957447                   (+8.4 bp vs spot, the old proxy)
+    # Binance's published delivery price is not in the staged files (contracts.csv and the
+    # exchangeInfo snapshot carry no settlement price), so the spot close is the reference.
+    assert market.times[market.expiry_bar[q]] == np.datetime64("2024-03-29T07:00", "ms")
+    assert market.settlement[q] == 69794.0
+    assert any("BTCUSDT_240329: settles at 69794, the spot close" in n for n in market.notes)
+    by_premium = 69855.6 / (1 + 0.0010468)
+    assert by_premium == pytest.approx(69782.55, abs=0.01)
+    assert (by_premium / 69794.0 - 1) * 1e4 == pytest.approx(-1.6, abs=0.05)
+    mark = market.mark_close[market.expiry_bar[q], market.column("BTCUSDT")]
+    assert mark == 69853.14957447
+    assert (mark / market.settlement[q] - 1) * 1e4 == pytest.approx(8.47, abs=0.05)
+    assert (
+        not market.gap.any()
+        and market.notes[-1] == "gap bars (missing inside an instrument's listed life): 0"
+    )
 
 
 def test_four_hour_market(real_data):
