@@ -90,7 +90,14 @@ class Run:
                 build_probe(self.config.stress, self.market),
             )
 
-    def write(self, simulation: Simulation, out: str | Path) -> Path:
+    def write(
+        self,
+        simulation: Simulation,
+        out: str | Path,
+        force: bool = False,
+        extra: Callable[[Path], object] | None = None,
+    ) -> Path:
+        """Write the run folder (see ``results.write_run`` for ``force`` and ``extra``)."""
         from pmsim.simulator.metrics import summarise
 
         market = self.market
@@ -125,6 +132,8 @@ class Run:
             prices=prices,
             events=simulation.events,
             summary=summary,
+            force=force,
+            extra=extra,
         )
 
 
