@@ -72,5 +72,8 @@ def build_report(
     """
     if not run_dirs:
         raise RunError("no run folders given; pass at least one folder written by a pmsim run")
+    check = None if own_run else check_report_target
+    if check is not None:
+        check(Path(out))  # before reading and rendering; the writer checks again under its lock
     runs = [RunView(read_run(path)) for path in run_dirs]
-    return write_text(out, render_report(runs, title), check=None if own_run else check_report_target)
+    return write_text(out, render_report(runs, title), check=check)
