@@ -1,5 +1,6 @@
 """Locked, crash-safe writes of one file or one folder: after a kill at any instant the target holds the
-complete old or the complete new content, never a mix, and never nothing.
+complete old or the complete new content, never a mix (with the fallback swap of step 4: once the next
+write or read has repaired it).
 
 For a target ``P/T`` both writers follow one protocol:
 
@@ -8,9 +9,10 @@ For a target ``P/T`` both writers follow one protocol:
            lost between the two renames of the fallback swap (step 4) is first restored from its ``.old``;
 3. write   into ``P/.T.pmsim-XXXXXXXX.tmp``, then fsync every file and folder in it;
 4. swap    a file is renamed over ``T``. A folder is exchanged with ``T`` in one step by Linux
-           ``renameat2(RENAME_EXCHANGE)``; where the kernel or filesystem lacks it, ``T`` is renamed to
-           ``.old`` and the new folder to ``T`` (a kill in between is repaired by step 2 of the next write,
-           or by :func:`recover` when a reader finds ``T`` missing);
+           ``renameat2(RENAME_EXCHANGE)`` (kernel 3.15+; ext4, xfs, btrfs, tmpfs). Where the kernel or
+           filesystem lacks it, ``T`` is renamed to ``.old`` and the new folder to ``T``; a kill in
+           between is repaired by step 2 of the next write, or by :func:`recover` when a reader finds
+           ``T`` missing;
 5. sync    fsync ``P``, remove the old content, remove the lock file.
 
 Holding the lock proves that no live writer of ``T`` owns a leftover, so step 2 is safe. Any ``OSError``

@@ -29,6 +29,9 @@ RUN_EPILOG = """\
 a config file is TOML with the tables [market] [regime] [strategy] [allocator] [account]; see
 examples/*.toml. Unknown keys are errors that list the allowed ones.
 
+pmsim never replaces what it did not write: --out must be new or a run folder pmsim wrote (replaced only
+with --force), and a report is never written inside a run folder (except the run's own, by --report).
+
 examples:
   pmsim run examples/adx_cross.toml --out runs/adx
   pmsim report runs/adx runs/hold --out runs/report.html
