@@ -1,11 +1,13 @@
 """Build the self-contained HTML report from run folders.
 
 Run folders are read only through :func:`simulator.results.read_run`; the page embeds plotly.js once,
-inline, so it works offline (no CDN, no external fonts), and is written atomically.
+inline, so it works offline (no CDN, no external fonts), and is written atomically. Its head carries
+pmsim's generator tag, which is how pmsim knows a file at ``--out`` is a report it may replace.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +18,9 @@ from pmsim.reports.render import render
 from pmsim.reports.sections import SECTIONS, Section
 from pmsim.simulator.atomic import write_text
 from pmsim.simulator.errors import RunError
-from pmsim.simulator.results import read_run
+from pmsim.simulator.results import inside_run, read_run
+
+GENERATOR = b'<meta name="generator" content="pmsim'
 
 
 def render_report(
@@ -34,17 +38,42 @@ def render_report(
     )
 
 
-def build_report(run_dirs: Sequence[Path], out: Path, title: str = "pmsim report") -> Path:
+def is_report(path: Path) -> bool:
+    """Whether pmsim wrote the file ``path``: its first bytes carry pmsim's generator tag."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as file:
+            return GENERATOR in file.read(2048)
+    except OSError:
+        return False
+
+
+def check_report_target(out: Path) -> None:
+    """Refuse a report target inside a run folder, or one that exists and is not a pmsim report."""
+    run = inside_run(out)
+    if run is not None:
+        raise RunError(f"{out} is inside the run folder {run}; write the report outside it")
+    if os.path.lexists(out) and not is_report(out):
+        raise RunError(
+            f"{out} exists and is not a pmsim report; pmsim replaces only what it wrote: choose another --out"
+        )
+
+
+def build_report(
+    run_dirs: Sequence[Path], out: Path, title: str = "pmsim report", *, own_run: bool = False
+) -> Path:
     """Read the run folders ``run_dirs`` and write one self-contained HTML report to ``out``.
 
-    Raises RunError when no run is given, a folder is not a complete run, or ``out`` cannot be written
-    (nothing is left at ``out`` then).
+    ``out`` may replace a report pmsim wrote, never another file, and may not sit inside a run folder;
+    ``own_run`` lifts that for a run's own report, written into its folder before the folder is swapped in.
+    Raises RunError when no run is given, a folder is not a complete run, or ``out`` is refused or cannot
+    be written (``out`` is unchanged then).
     """
     if not run_dirs:
         raise RunError("no run folders given; pass at least one folder written by a pmsim run")
+    check = None if own_run else check_report_target
+    if check is not None:
+        check(Path(out))  # before reading and rendering; the writer checks again under its lock
     runs = [RunView(read_run(path)) for path in run_dirs]
-    html = render_report(runs, title)
-    try:
-        return write_text(out, html)
-    except OSError as exc:
-        raise RunError(f"cannot write report {out}: {exc.strerror or exc}") from exc
+    return write_text(out, render_report(runs, title), check=check)

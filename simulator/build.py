@@ -91,7 +91,14 @@ class Run:
                 build_probe(self.config.stress, self.market),
             )
 
-    def write(self, simulation: Simulation, out: str | Path) -> Path:
+    def write(
+        self,
+        simulation: Simulation,
+        out: str | Path,
+        force: bool = False,
+        extra: Callable[[Path], object] | None = None,
+    ) -> Path:
+        """Write the run folder (see ``results.write_run`` for ``force`` and ``extra``)."""
         from pmsim.simulator.metrics import THRESHOLDS, summarise
 
         market = self.market
@@ -128,6 +135,8 @@ class Run:
             prices=prices,
             events=simulation.events,
             summary=summary,
+            force=force,
+            extra=extra,
         )
 
 

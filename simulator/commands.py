@@ -29,6 +29,9 @@ RUN_EPILOG = """\
 a config file is TOML with the tables [market] [regime] [strategy] [allocator] [account]; see
 examples/*.toml. Unknown keys are errors that list the allowed ones.
 
+pmsim never replaces what it did not write: --out must be new or a run folder pmsim wrote (replaced only
+with --force), and a report is never written inside a run folder (except the run's own, by --report).
+
 examples:
   pmsim run examples/adx_cross.toml --out runs/adx
   pmsim report runs/adx runs/hold --out runs/report.html
@@ -53,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--bars", type=_positive_int, default=8760, help="hourly bars to simulate (default: one year)"
     )
+    _add_force_option(demo)
     _add_history_options(demo)
     demo.set_defaults(handler=_demo)
 
@@ -66,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("config", type=Path, help="TOML config file")
     run.add_argument("--out", type=Path, help="run folder (default: runs/<config name>)")
     run.add_argument("--report", action="store_true", help="also write <out>/report.html")
+    _add_force_option(run)
     _add_history_options(run)
     run.set_defaults(handler=_run)
 
@@ -95,6 +100,12 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
     return value
+
+
+def _add_force_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help="replace run folders pmsim wrote before (never anything else)"
+    )
 
 
 def _add_history_options(parser: argparse.ArgumentParser) -> None:
@@ -129,21 +140,35 @@ def _progress(total: int, label: str):  # noqa: ANN202
     return tqdm(total=total, desc=label, unit="bar", file=sys.stderr, leave=False, disable=None)
 
 
-def _execute(run, out: Path) -> Path:  # noqa: ANN001
+def _execute(run, out: Path, force: bool, extra=None) -> Path:  # noqa: ANN001
     with _progress(run.market.n_bars, run.config.name) as bar:
         simulation = run.execute(progress=bar.update)
-    return run.write(simulation, out)
+    return run.write(simulation, out, force, extra)
+
+
+def _default_out(name: str) -> Path:
+    """``runs/<name>``; a name that is not one plain path component could point anywhere, so it is refused."""
+    from pmsim.simulator.errors import RunError
+
+    if name in ("", "..") or Path(name).name != name or "\0" in name:
+        raise RunError(f"config name {name!r} is not a plain folder name; rename it or pass --out")
+    return Path("runs") / name
 
 
 def _demo(args: argparse.Namespace) -> int:
     from pmsim.reports import build_report
+    from pmsim.reports.html import check_report_target
     from pmsim.simulator.build import build_market, build_run
     from pmsim.simulator.demo import demo_configs
+    from pmsim.simulator.results import check_run_target
 
     market_config = _market_config(args)
     market = build_market(market_config)
     runs = [build_run(config, market) for config in demo_configs(market, market_config)]
-    folders = [_execute(run, args.out / run.config.name) for run in runs]
+    for run in runs:  # refuse before minutes of work; the writers check again under their locks
+        check_run_target(args.out / run.config.name, args.force)
+    check_report_target(args.out / "report.html")
+    folders = [_execute(run, args.out / run.config.name, args.force) for run in runs]
     report = build_report(folders, args.out / "report.html", title="pmsim demo")
     print(report)
     return 0
@@ -158,14 +183,22 @@ def _run(args: argparse.Namespace) -> int:
     config = RunConfig.from_toml(args.config)
     if args.data is not None:
         config = replace(config, market=_market_config(args, config.market))
+    from pmsim.simulator.results import REPORT, check_run_target
+
+    out = args.out or _default_out(config.name)
+    check_run_target(out, args.force)  # before the run; the writer checks again under its lock
     run = build_run(config)
-    out = args.out or Path("runs") / config.name
-    folder = _execute(run, out)
-    print(folder)
+    extra = None
     if args.report:
         from pmsim.reports import build_report
 
-        print(build_report([folder], folder / "report.html", title=config.name))
+        def extra(folder: Path) -> Path:  # the run's own report, swapped in with its folder
+            return build_report([folder], folder / REPORT, title=config.name, own_run=True)
+
+    folder = _execute(run, out, args.force, extra)
+    print(folder)
+    if args.report:
+        print(folder / REPORT)
     return 0
 
 

@@ -37,6 +37,7 @@ class Case:
     expect: str
     files: Mapping[str, str | bytes] = field(default_factory=dict)
     setup: Callable[[Path], None] | None = None
+    preexec: Callable[[], None] | None = None  # runs in the child before pmsim starts (e.g. resource limits)
 
     def __str__(self) -> str:
         return self.id
@@ -90,7 +91,13 @@ def check(case: Case, root: Path, timeout: float = 300) -> subprocess.CompletedP
     before = snapshot(root)
     argv = [arg.replace("{dir}", str(root)) for arg in case.argv]
     done = subprocess.run(
-        pmsim_command(*argv), cwd=root, env=pmsim_env(), capture_output=True, text=True, timeout=timeout
+        pmsim_command(*argv),
+        cwd=root,
+        env=pmsim_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=case.preexec,
     )
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert "Traceback" not in done.stderr, done.stderr

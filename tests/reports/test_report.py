@@ -121,7 +121,7 @@ def test_write_into_a_file_as_parent_raises_and_leaves_nothing(two_runs, tmp_pat
 
 def test_write_over_a_folder_raises_and_leaves_no_temporary_file(two_runs, tmp_path):
     (tmp_path / "report.html").mkdir()
-    with pytest.raises(RunError, match="cannot write report"):
+    with pytest.raises(RunError, match="exists and is not a pmsim report"):
         reports.build_report(two_runs, tmp_path / "report.html")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
     assert not any((tmp_path / "report.html").iterdir())

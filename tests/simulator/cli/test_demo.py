@@ -24,6 +24,7 @@ def digest(folder):
 def test_writes_run_folders_and_report(demo, capsys):
     for run in ("adx", "hold"):
         assert sorted(p.name for p in (demo / run).iterdir()) == [
+            ".pmsim-run.json",
             "config.json",
             "events.parquet",
             "prices.parquet",
