@@ -9,14 +9,15 @@ Every problem is a one-line ``ConfigError`` naming the key path (``positions[1].
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.instants import parse_instant
 from pmsim.simulator.market.instruments import Instrument, instrument_for
+from pmsim.simulator.tomlfile import read_toml
 
 ACCOUNT_KEYS = {"wallet": True, "regime": False, "preset": False, "as_of": False}
 POSITION_KEYS = {
@@ -51,12 +52,7 @@ class Book:
 
 def load_book(path: str | Path) -> Book:
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the book file ({exc.__class__.__name__}: {exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    doc = read_toml(path, "book file")
     _keys(doc, {"account": True, "positions": True}, "", path)
     account = _keys(doc["account"], ACCOUNT_KEYS, "account", path)
     rows = doc["positions"]
@@ -87,19 +83,32 @@ def load_book(path: str | Path) -> Book:
                 f"{path}: positions[{i}]: give both mmr and cum to override the bracket, or neither"
             )
         if "mmr" in p:
+            mmr = _number(p, "mmr", f"positions[{i}].mmr", path, 0.0, True)
+            if mmr >= 1:
+                raise ConfigError(f"{path}: positions[{i}].mmr: a rate below 1 (0.004 = 0.4 %), got {mmr:g}")
             overrides[p["symbol"]] = (
-                _number(p, "mmr", f"positions[{i}].mmr", path, 0.0, True),
+                mmr,
                 _number(p, "cum", f"positions[{i}].cum", path, 0.0),
             )
     dated = [i.symbol for i in instruments if i.is_dated]
     if "as_of" not in account and dated:
         raise ConfigError(f"{path}: account.as_of is required to value dated futures ({', '.join(dated)})")
+    as_of = _instant(account.get("as_of"), path)
+    for i, instrument in enumerate(instruments):
+        if instrument.expiry is not None and as_of > instrument.expiry:
+            raise ConfigError(
+                f"{path}: positions[{i}].symbol: {instrument.symbol} delivered at {instrument.expiry} "
+                f"UTC, before account.as_of {as_of}; an expired contract cannot be held"
+            )
+    wallet = _number(account, "wallet", "account.wallet", path, 0.0)
+    if wallet < 0:
+        raise ConfigError(f"{path}: account.wallet: must be >= 0 (deposits less losses), got {wallet:g}")
     return Book(
         path=path,
-        wallet=_number(account, "wallet", "account.wallet", path, 0.0),
+        wallet=wallet,
         regime=_text(account, "regime", path),
         preset=_text(account, "preset", path),
-        as_of=_instant(account.get("as_of"), path),
+        as_of=as_of,
         instruments=instruments,
         qty=column("qty", 0.0),
         entry=column("entry", 0.0, True),
@@ -142,14 +151,13 @@ def _text(table: dict, key: str, path: Path) -> str | None:
 
 
 def _instant(value: Any, path: Path) -> np.datetime64:
+    """``account.as_of`` in UTC (an offset is applied, not dropped); now when absent."""
     if value is None:
         return np.datetime64("now", "ms")
     try:
-        return np.datetime64(str(value).replace(" ", "T").split("+")[0].rstrip("Z"), "ms")
-    except ValueError as exc:
-        raise ConfigError(
-            f"{path}: account.as_of: not a date-time, got {value!r} (e.g. 2024-09-27T08:00)"
-        ) from exc
+        return np.datetime64(parse_instant(value, "account.as_of"), "ms")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _instrument(symbol: Any, where: str, path: Path) -> Instrument:
