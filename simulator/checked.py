@@ -55,6 +55,8 @@ def check(value: object, hint: Any, where: str, depth: int = 0) -> Any:
     """``value`` converted to ``hint``, or a ``ConfigError`` naming ``where`` and what is allowed."""
     if depth > MAX_DEPTH:
         raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+    if type(value).__module__ == "numpy":  # arrays and scalars from Python callers, as plain values
+        value = value.tolist()  # type: ignore[attr-defined]
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         return _plain(value, where, depth)

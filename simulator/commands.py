@@ -29,8 +29,13 @@ RUN_EPILOG = """\
 a config file is TOML with the tables [market] [regime] [strategy] [allocator] [account]; see
 examples/*.toml. Unknown keys are errors that list the allowed ones.
 
+history is one switch: with --data DIR (or market.data) the run replays real history from
+market.start to market.end (or market.bars hourly bars); --start/--end override those dates, and a
+window outside the data is an error naming the data's range. Dates may carry an offset (+02:00).
+
 examples:
   pmsim run examples/adx_cross.toml --out runs/adx
+  pmsim run examples/adx_cross.toml --data ../shared/data --start 2021-01-01 --end 2021-06-30
   pmsim report runs/adx runs/hold --out runs/report.html
 """
 

@@ -21,6 +21,7 @@ qty = 1
 entry = 60000
 mark = 60000
 """
+ROW = BOOK[BOOK.index("[[positions]]") :]
 HOURS = 100
 T0 = 1_704_067_200_000  # 2024-01-01T00:00Z in ms
 KLINES = "open_time,open,high,low,close,volume\n" + "".join(
@@ -154,14 +155,28 @@ CASES = [
     Case("demo-bars-zero", ("demo", "--out", "out", "--bars", "0"), "argument --bars"),
     Case("demo-seed-text", ("demo", "--out", "out", "--seed", "x"), "argument --seed"),
     # books (pmsim margin / stress)
-    book("book-qty-lots", "qty = 1", 'qty = "lots"', "positions[0].qty: expected a number"),
-    book("book-qty-nan", "qty = 1", "qty = nan", "positions[0].qty: expected a number"),
+    book("book-qty-lots", "qty = 1", 'qty = "lots"', "positions[0].qty: expected a finite number"),
+    book("book-qty-nan", "qty = 1", "qty = nan", "positions[0].qty: expected a finite number"),
     book("book-wallet-negative", "wallet = 10000", "wallet = -1", "account.wallet: must be >= 0"),
-    book("book-wallet-inf", "wallet = 10000", "wallet = inf", "account.wallet: expected a number"),
+    book("book-wallet-inf", "wallet = 10000", "wallet = inf", "account.wallet: expected a finite number"),
     book("book-as-of-garbage", '"2024-09-27T08:00"', '"soon"', "account.as_of: not a date"),
     book("book-expired", 'symbol = "BTCUSDT"', 'symbol = "BTCUSDT_240628"', "delivered at 2024-06-28"),
-    book("book-unknown-key", "entry = 60000", "entry = 60000\nentyr = 1", "positions[0].entyr: unknown key"),
+    book(
+        "book-unknown-key",
+        "entry = 60000",
+        "entry = 60000\nentyr = 1",
+        "unknown key in [positions[0]]: 'entyr'",
+    ),
     book("book-mmr-above-1", "mark = 60000", "mark = 60000\nmmr = 4\ncum = 0", "positions[0].mmr"),
+    book("book-entry-negative", "entry = 60000", "entry = -60000", "positions[0].entry: must be positive"),
+    book("book-mmr-alone", "mark = 60000", "mark = 60000\nmmr = 0.01", "give both mmr and cum"),
+    book("book-no-positions", "[[positions]]", "[[other]]", "unknown key in [top level]: 'other'"),
+    book(
+        "book-twice",
+        "[[positions]]",
+        BOOK[BOOK.index("[[positions]]") :] + "[[positions]]",
+        "BTCUSDT appears twice",
+    ),
     Case("book-missing", ("margin", "nope.toml"), "cannot read book file nope.toml"),
     stress("book-utf16", "UTF-16", "--shock", "BTC=-30%", book=BOOK.encode("utf-16")),
     stress(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pytest
 from pmsim.simulator.checked import Instant, build, check
 from pmsim.simulator.config import MarketConfig, RunConfig
@@ -122,3 +123,20 @@ def test_the_history_window_is_resolved_from_bars_and_the_synthetic_market_has_n
 def test_a_run_config_round_trips_through_its_dict():
     config = RunConfig.from_dict({"market": {"start": "2024-01-01T00:00+01:00", "bars": 48}})
     assert RunConfig.from_dict(config.to_dict()) == config
+
+
+def test_numpy_values_from_python_callers_are_plain_values():
+    import numpy as np
+
+    got = build(Outer, {"count": np.int64(2), "levels": np.array([0.5, 1.0])})
+    assert got.count == 2 and type(got.count) is int and got.levels == (0.5, 1.0)
+
+
+def test_a_book_as_of_with_an_offset_is_converted_to_utc(tmp_path):
+    from pmsim.simulator.margin.book import load_book
+
+    path = tmp_path / "b.toml"
+    text = '[account]\nwallet = 1\nas_of = "2024-09-27T10:00+02:00"\n'
+    path.write_text(text + '[[positions]]\nsymbol = "BTCUSDT_240927"\nqty = 1\nentry = 1\nmark = 1\n')
+    # 10:00 two hours east of UTC is 08:00 UTC: the instant of delivery, not two hours after it
+    assert load_book(path).as_of == np.datetime64("2024-09-27T08:00", "ms")
