@@ -5,9 +5,10 @@ dataclass, so a field added to a config class is checked without new code. Every
 ``ConfigError`` that names the key path (``allocator.stages[2]``) and what is allowed there.
 
 Understood hints: ``bool``, ``int`` (whole numbers only), ``float`` (finite: nan and inf refused),
-``str``, ``Instant`` (a date, offsets applied), ``Literal[...]``, ``X | Y``, ``tuple[X, ...]``,
-``list[X]``, ``Mapping[str, X]``/``dict[str, X]``, nested dataclasses, and ``Any`` (any TOML value
-whose numbers are finite). Ranges are the classes' own business, in their ``__post_init__``.
+``str``, ``Instant`` (a date, offsets applied), ``Literal[...]``, ``X | Y``, ``tuple[X, ...]`` and
+``Sequence[X]`` (tuples), ``list[X]``, ``Mapping[str, X]``/``dict[str, X]``, nested dataclasses, and
+``Any`` (any TOML value whose numbers are finite). Ranges are the classes' own business, in their
+``__post_init__``. A hint it does not know is a ``TypeError``: a bug in pmsim, not in the input.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import datetime as dt
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, NewType
 
@@ -68,12 +69,12 @@ def check(value: object, hint: Any, where: str, depth: int = 0) -> Any:
         if value in args and type(value) in {type(a) for a in args}:
             return value
         raise ConfigError(f"{where}: expected one of {', '.join(map(repr, args))}, got {_shown(value)}")
-    if origin in (tuple, list):
+    if origin in (tuple, list, Sequence):
         if not isinstance(value, list | tuple):
             raise _wrong(value, hint, where)
         item = args[0] if args else Any
         items = [check(v, item, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
+        return items if origin is list else tuple(items)
     if origin in (dict, Mapping) or hint in (dict, Mapping):
         if not isinstance(value, Mapping):
             raise _wrong(value, hint, where)
@@ -103,7 +104,7 @@ def describe(hint: Any) -> str:
         return " or ".join(describe(a) for a in args if a is not type(None))
     if origin is typing.Literal:
         return "one of " + ", ".join(map(repr, args))
-    if origin in (tuple, list):
+    if origin in (tuple, list, Sequence):
         return f"a list, each {describe(args[0])}" if args and args[0] is not Any else "a list"
     if origin in (dict, Mapping):
         return f"a table, each value {describe(args[1])}" if args[1] is not Any else "a table"
