@@ -31,8 +31,9 @@ class MarketConfig:
 
     A run is historical exactly when ``data`` is set (``pmsim run --data DIR`` sets it; ``kind`` is
     derived and may be left out). History covers ``start`` .. ``end``, both inclusive bar open times
-    (``end`` defaults to ``bars`` hourly bars from ``start``); the synthetic market runs ``bars``
-    hourly bars from ``start`` and has no ``end``. Dates may carry a UTC offset and are stored in UTC.
+    (a date alone as ``end`` covers that whole day; without ``end``, ``bars`` hourly bars from
+    ``start``). The synthetic market runs ``bars`` hourly bars from ``start`` and has no ``end``.
+    Dates may carry a UTC offset and are stored in UTC.
     """
 
     kind: Literal["synthetic", "history"] | None = None
@@ -53,7 +54,9 @@ class MarketConfig:
         object.__setattr__(self, "kind", "history" if self.data else "synthetic")
         object.__setattr__(self, "start", parse_instant(self.start, "market.start"))
         if self.end is not None:
-            object.__setattr__(self, "end", parse_instant(self.end, "market.end"))
+            end = parse_instant(self.end, "market.end")
+            whole_day = len(end) == len("2024-12-31")  # a date alone: up to its last hourly bar
+            object.__setattr__(self, "end", f"{end}T23:00:00" if whole_day else end)
             if np.datetime64(self.end) < np.datetime64(self.start):
                 raise ConfigError(f"market.end {self.end} is before market.start {self.start}")
         elif self.bars is None:

@@ -137,7 +137,7 @@ CASES = [
     Case(
         "config-window-end-before-start",
         ("run", "c.toml", "--out", "out", "--data", "data"),
-        "market.end 2023-01-01 is before market.start",
+        "market.end 2023-01-01T23:00:00 is before market.start",
         files={"c.toml": ONE_SYMBOL.replace("[market]\n", '[market]\nend = "2023-01-01"\n'), **DATA},
     ),
     # files that are not configs

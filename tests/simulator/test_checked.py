@@ -140,3 +140,10 @@ def test_a_book_as_of_with_an_offset_is_converted_to_utc(tmp_path):
     path.write_text(text + '[[positions]]\nsymbol = "BTCUSDT_240927"\nqty = 1\nentry = 1\nmark = 1\n')
     # 10:00 two hours east of UTC is 08:00 UTC: the instant of delivery, not two hours after it
     assert load_book(path).as_of == np.datetime64("2024-09-27T08:00", "ms")
+
+
+def test_a_date_alone_as_end_covers_that_whole_day():
+    market = MarketConfig(data="d", start="2024-06-01", end="2024-06-30")
+    assert market.resolved().end == "2024-06-30T23:00:00"  # the last hourly bar of June 30
+    with pytest.raises(ConfigError, match="market.end 2024-05-31T23:00:00 is before market.start 2024-06-01"):
+        MarketConfig(data="d", start="2024-06-01", end="2024-05-31")

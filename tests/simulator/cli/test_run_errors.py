@@ -155,6 +155,6 @@ def test_a_window_outside_the_data_names_the_range(tmp_path, capsys):
     )
     assert main(["run", str(config), "--data", str(data), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "the window 2021-01-01 .. 2021-12-31 is outside the data" in err
+    assert "the window 2021-01-01 .. 2021-12-31T23:00:00 is outside the data" in err
     assert "which covers 2024-01-01T00:00 .. 2024-01-03T23:00 for BTCUSDT" in err
     assert not (tmp_path / "out").exists()
