@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand, Rule
+from pmsim.simulator.checked import build
 from pmsim.simulator.config import (
     AllocatorConfig,
     MarketConfig,
@@ -25,26 +26,74 @@ from pmsim.simulator.config import (
 from pmsim.simulator.deployment import DrawdownStop, StagedDeployment
 from pmsim.simulator.engine.engine import Costs, ShockProbe, Simulation, simulate
 from pmsim.simulator.engine.policies import policy_for
-from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.errors import ConfigError, DataError
 from pmsim.simulator.margin import make_regime
 from pmsim.simulator.margin.base import Regime
 from pmsim.simulator.margin.covariance import covariance_from_config
 from pmsim.simulator.market.arrays import Market
+from pmsim.simulator.memory import require_memory
 from pmsim.simulator.results import write_run
 from pmsim.strategies import AdxTrend, Hold, Strategy
 
 STRATEGIES: dict[str, Callable[..., Strategy]] = {"adx": AdxTrend, "hold": Hold}
+QUARTER_BARS = 2190  # hourly bars per quarter: the synthetic market lists one quarterly per underlying each
+Span = tuple[np.datetime64, np.datetime64]
 
 
-def build_market(config: MarketConfig) -> Market:
-    """The synthetic default market, or history from a cache/import folder."""
+def build_market(config: MarketConfig, n_books: int = 1) -> Market:
+    """The synthetic default market, or history from a cache/import folder over the config's window.
+
+    The synthetic market's size is known from the config, so a run that cannot fit is refused before
+    it is generated; a historical window must lie inside the data (the error names the data's range).
+    """
+    config = config.resolved()
     if config.kind == "history":
-        from pmsim.simulator.data.assemble import load_market
-
-        return load_market(Path(str(config.data)), symbols=config.symbols, start=config.start, end=config.end)
+        return _history(config)
     from pmsim.simulator.market.synthetic import generate_market
 
+    assert config.bars is not None
+    require_memory(config.bars, n_books, 2 * (4 + config.bars // QUARTER_BARS))
     return generate_market(seed=config.seed, start=config.start, bars=config.bars)
+
+
+def _history(config: MarketConfig) -> Market:
+    from pmsim.simulator.data.assemble import load_market
+
+    source, window = Path(str(config.data)), (np.datetime64(config.start), np.datetime64(config.end))
+    try:
+        market = load_market(source, symbols=config.symbols, start=config.start, end=config.end)
+    except DataError:
+        covered = _data_range(config)
+        if covered is None or _covers(covered, window):
+            raise
+        raise _outside(config, covered) from None
+    if not _covers((market.times[0], market.times[-1]), window):
+        raise _outside(config, _data_range(config) or (market.times[0], market.times[-1]))
+    return market
+
+
+def _data_range(config: MarketConfig) -> Span | None:
+    """First and last bar of the perpetuals in ``config.data`` (read only when a window is refused)."""
+    from pmsim.simulator.data.assemble import load_market
+
+    try:
+        full = load_market(Path(str(config.data)), symbols=config.symbols, quarterlies=False)
+    except DataError:
+        return None
+    return full.times[0], full.times[-1]
+
+
+def _covers(covered: Span, window: Span) -> bool:
+    return bool(covered[0] <= window[0] and window[1] <= covered[1])
+
+
+def _outside(config: MarketConfig, covered: Span) -> ConfigError:
+    first, last = (str(t.astype("datetime64[m]")) for t in covered)
+    return ConfigError(
+        f"the window {config.start} .. {config.end} is outside the data in {config.data}, which covers "
+        f"{first} .. {last} for {', '.join(config.symbols)}; choose dates inside it "
+        "(market.start and market.end, or --start and --end)"
+    )
 
 
 def build_regime(config: RegimeConfig, market: Market) -> Regime:
@@ -55,12 +104,10 @@ def build_regime(config: RegimeConfig, market: Market) -> Regime:
 
 
 def build_strategy(config: StrategyConfig) -> Strategy:
+    """The strategy ``config`` names, its parameters checked against the strategy class's fields."""
     if config.name not in STRATEGIES:
         raise ConfigError.unknown("strategy", config.name, STRATEGIES)
-    try:
-        return STRATEGIES[config.name](**config.params)
-    except TypeError as exc:
-        raise ConfigError(f"strategy {config.name!r}: {exc}") from exc
+    return build(STRATEGIES[config.name], config.params, "strategy.params")
 
 
 @dataclass
@@ -171,8 +218,9 @@ def build_allocator(config: AllocatorConfig) -> Allocator:
 
 def build_run(config: RunConfig, market: Market | None = None) -> Run:
     """Wire market, regime, strategy and allocator for ``config`` (``market`` may be shared between runs)."""
-    market = market if market is not None else build_market(config.market)
     strategy = build_strategy(config.strategy)
+    market = market if market is not None else build_market(config.market, strategy.n_configs)
+    require_memory(market.n_bars, strategy.n_configs, len(market.instruments))
     allocator = build_allocator(config.allocator)
     return Run(config, market, build_regime(config.regime, market), strategy, allocator)
 

@@ -32,8 +32,13 @@ examples/*.toml. Unknown keys are errors that list the allowed ones.
 pmsim never replaces what it did not write: --out must be new or a run folder pmsim wrote (replaced only
 with --force), and a report is never written inside a run folder (except the run's own, by --report).
 
+history is one switch: with --data DIR (or market.data) the run replays real history from
+market.start to market.end (or market.bars hourly bars); --start/--end override those dates, and a
+window outside the data is an error naming the data's range. Dates may carry an offset (+02:00).
+
 examples:
   pmsim run examples/adx_cross.toml --out runs/adx
+  pmsim run examples/adx_cross.toml --data ../shared/data --start 2021-01-01 --end 2021-06-30
   pmsim report runs/adx runs/hold --out runs/report.html
 """
 
@@ -113,25 +118,51 @@ def _add_history_options(parser: argparse.ArgumentParser) -> None:
 
     add_data_option(parser)
     parser.add_argument(
-        "--start", help="with --data: first bar (e.g. 2024-01-01; default: the config's or 2024-01-01)"
+        "--start",
+        type=_instant("--start"),
+        help="first bar, e.g. 2024-01-01 or 2024-01-01T08:00+02:00 (default: the config's, else 2024-01-01)",
     )
     parser.add_argument(
-        "--end", help="with --data: last bar, inclusive (default: the config's or 2024-12-31)"
+        "--end",
+        type=_instant("--end"),
+        help="with --data: last bar, inclusive (default: the config's, else a year of bars from --start)",
     )
+
+
+def _instant(flag: str):  # noqa: ANN202
+    """An argparse ``type`` reading a date with its offset; a bad one is a one-line usage error."""
+
+    def parse(text: str) -> str:
+        from pmsim.simulator.errors import ConfigError
+        from pmsim.simulator.instants import parse_instant
+
+        try:
+            return parse_instant(text, flag)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag}: ")) from None
+
+    return parse
 
 
 def _market_config(args: argparse.Namespace, base: MarketConfig | None = None) -> MarketConfig:
-    """The market a command runs on: the synthetic one, or history when ``--data`` is given."""
+    """The market a command runs on, with its window resolved (written into the run's config.json).
+
+    ``--data`` (like ``market.data``) makes it a historical run over the config's dates; ``--start``
+    and ``--end`` override those dates. ``base`` is the config's market (None: the demo's synthetic one).
+    """
     from dataclasses import replace
 
     from pmsim.simulator.config import MarketConfig
 
-    market = base or MarketConfig(seed=getattr(args, "seed", 7), bars=getattr(args, "bars", 8760))
-    if args.data is None:
-        return market
-    start = args.start or (market.start if base is not None and base.kind == "history" else "2024-01-01")
-    end = args.end or (market.end if base is not None and base.kind == "history" else "2024-12-31")
-    return replace(market, kind="history", data=str(args.data), start=start, end=end)
+    market = base or MarketConfig(seed=getattr(args, "seed", 7), bars=getattr(args, "bars", None))
+    changes: dict[str, object] = {}
+    if args.data is not None:
+        changes.update(data=str(args.data), kind=None)
+    if args.start is not None:
+        changes["start"] = args.start
+    if args.end is not None:
+        changes.update(end=args.end, bars=None)
+    return replace(market, **changes).resolved()
 
 
 def _progress(total: int, label: str):  # noqa: ANN202
@@ -181,8 +212,7 @@ def _run(args: argparse.Namespace) -> int:
     from pmsim.simulator.config import RunConfig
 
     config = RunConfig.from_toml(args.config)
-    if args.data is not None:
-        config = replace(config, market=_market_config(args, config.market))
+    config = replace(config, market=_market_config(args, config.market))
     from pmsim.simulator.results import REPORT, check_run_target
 
     out = args.out or _default_out(config.name)

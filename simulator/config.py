@@ -1,42 +1,94 @@
 """Run configuration: frozen, typed, nested, loaded from TOML and echoed (resolved) into every run folder.
 
-Each component has one dataclass; ``RunConfig.from_dict`` rejects unknown keys with the key path and
-the allowed names, and each dataclass validates its own values once.
+Each component has one dataclass whose type hints are its schema: ``RunConfig.from_dict`` checks every
+key and value against them once, at the edge (``simulator.checked``: unknown keys, wrong types and
+non-finite numbers are one-line errors naming the key path and the allowed values), and each
+dataclass's ``__post_init__`` checks only its ranges.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
+from pmsim.simulator.checked import Instant, build
 from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.instants import parse_instant
+from pmsim.simulator.tomlfile import read_toml
+
+DEFAULT_BARS = 8760
+MAX_HISTORY_BARS = 10**8  # hourly bars for 11,000 years: a longer window is a typo, not a request
+MAX_NAME = 100
 
 
 @dataclass(frozen=True, slots=True)
 class MarketConfig:
-    """``kind = "synthetic"`` (seeded, calibrated) or ``"history"`` (``data`` names a cache or import folder)."""
+    """The market of a run: the seeded synthetic one, or real history when ``data`` names a folder.
 
-    kind: str = "synthetic"
+    A run is historical exactly when ``data`` is set (``pmsim run --data DIR`` sets it; ``kind`` is
+    derived and may be left out). History covers ``start`` .. ``end``, both inclusive bar open times
+    (a date alone as ``end`` covers that whole day; without ``end``, ``bars`` hourly bars from
+    ``start``). The synthetic market runs ``bars`` hourly bars from ``start`` and has no ``end``.
+    Dates may carry a UTC offset and are stored in UTC.
+    """
+
+    kind: Literal["synthetic", "history"] | None = None
     seed: int = 7
-    start: str = "2024-01-01"
-    bars: int = 8760
-    end: str | None = None
+    start: Instant = Instant("2024-01-01")
+    bars: int | None = None
+    end: Instant | None = None
     data: str | None = None
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
 
     def __post_init__(self) -> None:
-        if self.kind not in ("synthetic", "history"):
-            raise ConfigError(f"market.kind must be 'synthetic' or 'history', not {self.kind!r}")
         if self.kind == "history" and not self.data:
             raise ConfigError(
                 "market.data is required when market.kind = 'history' (a cache or import folder)"
             )
-        if self.bars < 2:
+        if self.kind == "synthetic" and self.data:
+            raise ConfigError("market.kind = 'synthetic' contradicts market.data; leave kind out")
+        object.__setattr__(self, "kind", "history" if self.data else "synthetic")
+        object.__setattr__(self, "start", parse_instant(self.start, "market.start"))
+        if self.end is not None:
+            end = parse_instant(self.end, "market.end")
+            whole_day = len(end) == len("2024-12-31")  # a date alone: up to its last hourly bar
+            object.__setattr__(self, "end", f"{end}T23:00:00" if whole_day else end)
+            if np.datetime64(self.end) < np.datetime64(self.start):
+                raise ConfigError(f"market.end {self.end} is before market.start {self.start}")
+        elif self.bars is None:
+            object.__setattr__(self, "bars", DEFAULT_BARS)
+        if self.bars is not None and self.bars < 2:
             raise ConfigError(f"market.bars must be at least 2, got {self.bars}")
+        if self.seed < 0:
+            raise ConfigError(f"market.seed must be a whole number >= 0, got {self.seed}")
+        if self.data is not None and not self.data.strip():
+            raise ConfigError("market.data is empty; name a cache or data folder, or leave it out")
+        if not self.symbols:
+            raise ConfigError("market.symbols is empty; name at least one perpetual, e.g. ['BTCUSDT']")
+
+    def resolved(self) -> MarketConfig:
+        """This market with its window explicit: history gets ``end`` (from ``bars``) and no ``bars``.
+
+        ``end`` belongs to history only: on the synthetic market it is refused rather than ignored.
+        """
+        if self.kind == "synthetic":
+            if self.end is not None:
+                raise ConfigError(
+                    "market.end applies to history (market.data or --data); the synthetic market "
+                    "runs market.bars hourly bars from market.start"
+                )
+            return self
+        if self.end is not None:
+            return dataclasses.replace(self, bars=None)
+        bars = self.bars or DEFAULT_BARS
+        if bars > MAX_HISTORY_BARS:
+            raise ConfigError(f"market.bars = {bars} is too long a history window; give market.end instead")
+        last = np.datetime64(self.start, "m") + np.timedelta64(bars - 1, "h")
+        return dataclasses.replace(self, bars=None, end=Instant(str(last)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +186,18 @@ class StressConfig:
     def __post_init__(self) -> None:
         if self.every < 0:
             raise ConfigError(f"stress.every must be >= 0 (0 turns the probe off), got {self.every}")
-        if any(not -1 < move < 10 or move == 0 for move in self.shocks.values()):
-            raise ConfigError(
-                f"stress.shocks moves must be non-zero and above -100%, got {dict(self.shocks)}"
-            )
+        for underlying, move in self.shocks.items():
+            if not -1 < move < 10 or move == 0:
+                raise ConfigError(
+                    f"stress.shocks.{underlying} must be a non-zero fraction in (-1, 10) "
+                    f"(-0.3 is a 30 % fall), got {move}"
+                )
 
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
+    """A whole run; ``name`` names its folder under ``runs/``, so it must be one plain path component."""
+
     name: str = "run"
     market: MarketConfig = field(default_factory=MarketConfig)
     regime: RegimeConfig = field(default_factory=RegimeConfig)
@@ -150,22 +206,39 @@ class RunConfig:
     account: AccountConfig = field(default_factory=AccountConfig)
     stress: StressConfig = field(default_factory=StressConfig)
 
+    def __post_init__(self) -> None:
+        check_name(self.name, "name")
+
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> RunConfig:
-        return _build(cls, raw, "")
+        return build(cls, raw)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
+        raw = read_toml(path, "config")
         try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-        return cls.from_dict(raw)
+            return cls.from_dict(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+
+def check_name(name: str, where: str) -> None:
+    """Refuse a name that is not one plain path component (it becomes a folder name under ``runs/``)."""
+    problems = (
+        (not name.strip(), "is empty"),
+        (name.strip() in (".", ".."), "is '.' or '..'"),
+        ("/" in name or "\\" in name, "holds a path separator"),
+        (any(ord(c) < 32 or ord(c) == 127 for c in name), "holds a control character"),
+        (len(name) > MAX_NAME, f"is longer than {MAX_NAME} characters"),
+    )
+    for bad, why in problems:
+        if bad:
+            raise ConfigError(
+                f"{where} {why} ({name[:40]!r}); it names the run folder: use letters, digits, '-', '_', '.'"
+            )
 
 
 def _plain(value: Any) -> Any:
@@ -174,36 +247,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-def _build(cls: type, raw: Mapping[str, Any], path: str) -> Any:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path or 'config'} must be a table")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(raw) - set(fields)
-    if unknown:
-        key = sorted(unknown)[0]
-        raise ConfigError.unknown(f"key in [{path.rstrip('.') or 'top level'}]:", key, fields)
-    kwargs: dict[str, Any] = {}
-    for name, value in raw.items():
-        nested = _NESTED.get((cls, name))
-        if nested is not None:
-            kwargs[name] = _build(nested, value, f"{path}{name}.")
-        elif name in ("symbols", "stages") and isinstance(value, list):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{path or 'config'}: {exc}") from exc
-
-
-_NESTED: dict[tuple[type, str], type] = {
-    (RunConfig, "market"): MarketConfig,
-    (RunConfig, "regime"): RegimeConfig,
-    (RunConfig, "strategy"): StrategyConfig,
-    (RunConfig, "allocator"): AllocatorConfig,
-    (RunConfig, "account"): AccountConfig,
-    (RunConfig, "stress"): StressConfig,
-}

@@ -60,7 +60,10 @@ class AdxTrend:
                 f"adx window {longest} needs more than {2 * longest} bars; the market has {market.n_bars}"
             )
         symbols = self.symbols or tuple(market.symbols[k] for k in market.perpetual_columns())
-        self.columns_ = np.array([market.column(s) for s in symbols], dtype=np.intp)
+        try:
+            self.columns_ = np.array([market.column(s) for s in symbols], dtype=np.intp)
+        except ConfigError as exc:
+            raise ConfigError(f"strategy.params.symbols: {exc}") from None
         windows = np.unique(self.window_)
         shape = (len(windows), market.n_bars, len(self.columns_))
         adx, plus, minus = np.zeros(shape), np.zeros(shape), np.zeros(shape)

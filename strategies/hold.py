@@ -22,7 +22,7 @@ class Hold:
     def __post_init__(self) -> None:
         self.books_ = [self.positions] if isinstance(self.positions, dict) else list(self.positions)
         if not self.books_:
-            raise ConfigError("hold.positions must name at least one book")
+            raise ConfigError("strategy.params.positions must name at least one book")
 
     @property
     def n_configs(self) -> int:
@@ -31,8 +31,13 @@ class Hold:
     def prepare(self, market: Market) -> None:
         self.targets_ = np.zeros((self.n_configs, len(market.instruments)))
         for s, book in enumerate(self.books_):
+            where = "strategy.params.positions" + (f"[{s}]" if isinstance(self.positions, list) else "")
             for symbol, qty in book.items():
-                self.targets_[s, market.column(symbol)] = float(qty)
+                try:
+                    column = market.column(symbol)
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}.{symbol}: {exc}") from None
+                self.targets_[s, column] = float(qty)
 
     def decide(self, view: BarView) -> np.ndarray:
         return self.targets_

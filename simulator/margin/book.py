@@ -4,31 +4,51 @@
     [[positions]]                 symbol, qty (signed), entry, mark; optional leverage,
                                   isolated_wallet, and mmr + cum (a flat bracket override)
 
-Every problem is a one-line ``ConfigError`` naming the key path (``positions[1].qty``).
+The tables are dataclasses checked by ``simulator.checked`` (types, finite numbers, unknown keys, dates
+with their offsets); every problem is a one-line ``ConfigError`` naming the file and the key path
+(``positions[1].qty``).
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from pmsim.simulator.checked import Instant, build
 from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.market.instruments import Instrument, instrument_for
+from pmsim.simulator.tomlfile import read_toml
 
-ACCOUNT_KEYS = {"wallet": True, "regime": False, "preset": False, "as_of": False}
-POSITION_KEYS = {
-    "symbol": True,
-    "qty": True,
-    "entry": True,
-    "mark": True,
-    "leverage": False,
-    "isolated_wallet": False,
-    "mmr": False,
-    "cum": False,
-}
+
+@dataclass(frozen=True, slots=True)
+class AccountTable:
+    """``[account]``: the wallet (USDT), optional regime and preset, and the valuation instant."""
+
+    wallet: float
+    regime: str | None = None
+    preset: str | None = None
+    as_of: Instant | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    """One ``[[positions]]`` row: prices in USDT, ``qty`` signed contracts; ``mmr`` + ``cum`` go together."""
+
+    symbol: str
+    qty: float
+    entry: float
+    mark: float
+    leverage: float = 20.0
+    isolated_wallet: float | None = None
+    mmr: float | None = None
+    cum: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookFile:
+    account: AccountTable
+    positions: tuple[PositionRow, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,118 +72,74 @@ class Book:
 def load_book(path: str | Path) -> Book:
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the book file ({exc.__class__.__name__}: {exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    _keys(doc, {"account": True, "positions": True}, "", path)
-    account = _keys(doc["account"], ACCOUNT_KEYS, "account", path)
-    rows = doc["positions"]
-    if not isinstance(rows, list) or not rows:
-        raise ConfigError(f"{path}: positions: expected one or more [[positions]] tables")
-    positions = [_keys(row, POSITION_KEYS, f"positions[{i}]", path) for i, row in enumerate(rows)]
-    instruments = tuple(
-        _instrument(p["symbol"], f"positions[{i}].symbol", path) for i, p in enumerate(positions)
-    )
-    symbols = [i.symbol for i in instruments]
-    if len(set(symbols)) != len(symbols):
-        raise ConfigError(f"{path}: positions: symbol {_duplicate(symbols)} appears twice; merge the rows")
+        doc = build(BookFile, read_toml(path, "book file"))
+        _check_ranges(doc)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    rows = doc.positions
+    try:
+        instruments = tuple(_instrument(p.symbol, f"positions[{i}].symbol") for i, p in enumerate(rows))
+        as_of = _instant(doc.account.as_of, instruments)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    overrides = {p.symbol: (p.mmr, p.cum) for p in rows if p.mmr is not None and p.cum is not None}
 
-    def column(key: str, default: float, positive: bool = False) -> np.ndarray:
-        return np.array(
-            [
-                [
-                    _number(p, key, f"positions[{i}].{key}", path, default, positive)
-                    for i, p in enumerate(positions)
-                ]
-            ]
-        )
+    def column(values: list[float | None]) -> np.ndarray:
+        return np.array([[np.nan if v is None else v for v in values]])
 
-    overrides = {}
-    for i, p in enumerate(positions):
-        if ("mmr" in p) != ("cum" in p):
-            raise ConfigError(
-                f"{path}: positions[{i}]: give both mmr and cum to override the bracket, or neither"
-            )
-        if "mmr" in p:
-            overrides[p["symbol"]] = (
-                _number(p, "mmr", f"positions[{i}].mmr", path, 0.0, True),
-                _number(p, "cum", f"positions[{i}].cum", path, 0.0),
-            )
-    dated = [i.symbol for i in instruments if i.is_dated]
-    if "as_of" not in account and dated:
-        raise ConfigError(f"{path}: account.as_of is required to value dated futures ({', '.join(dated)})")
     return Book(
         path=path,
-        wallet=_number(account, "wallet", "account.wallet", path, 0.0),
-        regime=_text(account, "regime", path),
-        preset=_text(account, "preset", path),
-        as_of=_instant(account.get("as_of"), path),
+        wallet=doc.account.wallet,
+        regime=doc.account.regime,
+        preset=doc.account.preset,
+        as_of=as_of,
         instruments=instruments,
-        qty=column("qty", 0.0),
-        entry=column("entry", 0.0, True),
-        mark=column("mark", 0.0, True),
-        leverage=column("leverage", 20.0, True)[0],
-        isolated_wallet=column("isolated_wallet", np.nan),
+        qty=column([p.qty for p in rows]),
+        entry=column([p.entry for p in rows]),
+        mark=column([p.mark for p in rows]),
+        leverage=column([p.leverage for p in rows])[0],
+        isolated_wallet=column([p.isolated_wallet for p in rows]),
         overrides=overrides,
     )
 
 
-def _keys(table: Any, allowed: dict[str, bool], where: str, path: Path) -> dict[str, Any]:
-    name = where or "the top level"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: {name}: expected a table")
-    unknown = sorted(set(table) - set(allowed))
-    if unknown:
-        raise ConfigError(f"{path}: {_join(where, unknown[0])}: unknown key (allowed: {', '.join(allowed)})")
-    missing = [k for k, required in allowed.items() if required and k not in table]
-    if missing:
-        raise ConfigError(f"{path}: {_join(where, missing[0])}: required key is missing")
-    return table
+def _check_ranges(doc: BookFile) -> None:
+    """What types cannot say: signs, a flat bracket given whole, one row per symbol."""
+    if doc.account.wallet < 0:
+        raise ConfigError(f"account.wallet: must be >= 0 (deposits less losses), got {doc.account.wallet:g}")
+    if not doc.positions:
+        raise ConfigError("positions: expected one or more [[positions]] tables")
+    for i, p in enumerate(doc.positions):
+        for key in ("entry", "mark", "leverage"):
+            if getattr(p, key) <= 0:
+                raise ConfigError(f"positions[{i}].{key}: must be positive, got {getattr(p, key):g}")
+        if (p.mmr is None) != (p.cum is None):
+            raise ConfigError(f"positions[{i}]: give both mmr and cum to override the bracket, or neither")
+        if p.mmr is not None and not 0 < p.mmr < 1:
+            raise ConfigError(f"positions[{i}].mmr: a rate in (0, 1) (0.004 = 0.4 %), got {p.mmr:g}")
+    symbols = [p.symbol for p in doc.positions]
+    twice = next((s for s in symbols if symbols.count(s) > 1), None)
+    if twice is not None:
+        raise ConfigError(f"positions: symbol {twice} appears twice; merge the rows")
 
 
-def _number(table: dict, key: str, where: str, path: Path, default: float, positive: bool = False) -> float:
-    if key not in table:
-        return default
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-        raise ConfigError(f"{path}: {where}: expected a number, got {value!r}")
-    if positive and value <= 0:
-        raise ConfigError(f"{path}: {where}: must be positive, got {value!r}")
-    return float(value)
+def _instant(as_of: str | None, instruments: tuple[Instrument, ...]) -> np.datetime64:
+    """``account.as_of`` in UTC; now when absent, required with dated futures (that must not have expired)."""
+    dated = [i.symbol for i in instruments if i.is_dated]
+    if as_of is None and dated:
+        raise ConfigError(f"account.as_of is required to value dated futures ({', '.join(dated)})")
+    when = np.datetime64("now", "ms") if as_of is None else np.datetime64(as_of, "ms")
+    for i, instrument in enumerate(instruments):
+        if instrument.expiry is not None and when > instrument.expiry:
+            raise ConfigError(
+                f"positions[{i}].symbol: {instrument.symbol} delivered at {instrument.expiry} UTC, "
+                f"before account.as_of {when}; an expired contract cannot be held"
+            )
+    return when
 
 
-def _text(table: dict, key: str, path: Path) -> str | None:
-    value = table.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ConfigError(f"{path}: account.{key}: expected a string, got {value!r}")
-    return value
-
-
-def _instant(value: Any, path: Path) -> np.datetime64:
-    if value is None:
-        return np.datetime64("now", "ms")
-    try:
-        return np.datetime64(str(value).replace(" ", "T").split("+")[0].rstrip("Z"), "ms")
-    except ValueError as exc:
-        raise ConfigError(
-            f"{path}: account.as_of: not a date-time, got {value!r} (e.g. 2024-09-27T08:00)"
-        ) from exc
-
-
-def _instrument(symbol: Any, where: str, path: Path) -> Instrument:
-    if not isinstance(symbol, str):
-        raise ConfigError(f"{path}: {where}: expected a symbol string, got {symbol!r}")
+def _instrument(symbol: str, where: str) -> Instrument:
     try:
         return instrument_for(symbol)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {where}: {exc}") from exc
-
-
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _duplicate(symbols: list[str]) -> str:
-    return next(s for s in symbols if symbols.count(s) > 1)
+        raise ConfigError(f"{where}: {exc}") from exc

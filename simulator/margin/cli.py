@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 REGIME_HELP = "margin regime: isolated, cross, portfolio, standard (default: the book's, else cross)"
-_SHOCK = re.compile(r"^(?P<u>[A-Za-z]+)=(?P<v>[-+]?\d+(\.\d*)?)(?P<pct>%?)$")
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?")
+_MOVE = re.compile(rf"({_NUMBER.pattern})\s*%")
 
 MARGIN_EXAMPLES = """examples:
   pmsim margin examples/books/binance_cross_example.toml
@@ -64,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     stress.add_argument(
         "--corr",
-        type=float,
+        type=_fraction_in(-1.0, 1.0, "a correlation"),
         default=None,
         help="stress overlay: force BTC/ETH correlation (portfolio regime only)",
     )
@@ -85,7 +86,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--credit-rate",
-        type=float,
+        type=_fraction_in(0.0, 1.0, "a credit rate, 0.3 = 30 %"),
         default=None,
         help="portfolio span mode: inter-commodity credit rate (required there)",
     )
@@ -93,17 +94,57 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _percent(text: str) -> float:
-    match = re.fullmatch(r"([-+]?\d+(\.\d*)?)(%?)", text.strip())
+    """A relative move written with its percent sign (-30% is -0.3); a move to a price <= 0 is refused.
+
+    A bare number is refused rather than guessed: ``-30`` could mean -30 % or -3000 %.
+    """
+    match = _MOVE.fullmatch(text.strip())
     if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a move such as -30% or -0.3")
-    return float(match.group(1)) / (100 if match.group(3) else 1)
+        hint = (
+            " needs a percent sign, e.g. -30%"
+            if _NUMBER.fullmatch(text.strip())
+            else " is not a move such as -30%"
+        )
+        raise argparse.ArgumentTypeError(f"{text!r}{hint}")
+    move = float(match.group(1)) / 100
+    if move <= -1:
+        raise argparse.ArgumentTypeError(f"{text!r} takes the price to zero or below; a move is above -100%")
+    return move
 
 
 def _shock(text: str) -> tuple[str, float]:
-    match = _SHOCK.match(text.strip())
-    if not match:
+    underlying, equals, move = text.strip().partition("=")
+    if not equals or not re.fullmatch(r"[A-Za-z]+", underlying):
         raise argparse.ArgumentTypeError(f"{text!r} is not UNDERLYING=MOVE such as BTC=-30%")
-    return match.group("u").upper(), float(match.group("v")) / (100 if match.group("pct") else 1)
+    try:
+        return underlying.upper(), _percent(move)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+
+def _fraction_in(low: float, high: float, what: str):  # noqa: ANN202
+    """An argparse ``type`` for a finite number in [low, high]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number ({what})") from None
+        if not low <= value <= high:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text!r} is outside [{low:g}, {high:g}] ({what})")
+        return value
+
+    return parse
+
+
+def _shocks(pairs: list[tuple[str, float]]) -> dict[str, float]:
+    seen = [u for u, _ in pairs]
+    twice = sorted({u for u in seen if seen.count(u) > 1})
+    if twice:
+        from pmsim.simulator.errors import ConfigError
+
+        raise ConfigError(f"--shock {twice[0]} is given twice; give one move per underlying")
+    return dict(pairs)
 
 
 def _regime(args: argparse.Namespace, **extra: Any) -> tuple[Any, str, Any]:
@@ -135,7 +176,7 @@ def run_stress(args: argparse.Namespace) -> int:
     from pmsim.simulator.margin.whatif import stress_report
 
     book, name, regime = _regime(args, corr=args.corr)
-    report = stress_report(book, name, regime, dict(args.shock), args.basis_widen)
+    report = stress_report(book, name, regime, _shocks(args.shock), args.basis_widen)
     print(json.dumps(report, indent=1) if args.json else _stress_table(report))
     return 0
 
