@@ -125,13 +125,13 @@ class AllocatorConfig:
     the cap (``"hold_at"``).
     """
 
-    stop_drawdown: float | None = None
-    stages: tuple[float, ...] | None = None
+    stop_drawdown: float | bool | None = None  # false: off
+    stages: tuple[float, ...] | bool | None = None  # false: off
     stage_window: int | None = None
     stage_drawdown: float | None = None
-    rebalance_band: float | None = None
-    buffer_floor: float | None = None
-    mur_cap: float | None = None
+    rebalance_band: float | bool | None = None  # false: off
+    buffer_floor: float | bool | None = None  # false: off
+    mur_cap: float | bool | None = None  # false: off
     mur_mode: str | None = None
 
     def __post_init__(self) -> None:
