@@ -10,7 +10,7 @@ from pmsim.simulator.market.handmade import handmade_market
 from pmsim.strategies import Hold
 
 
-def run(regime_name, mode, lows, positions, wallet, leverage=10.0, fee=0.0, clearance=0.0):
+def run(regime_name, mode, lows, positions, wallet, leverage=10.0, fee=0.0, clearance=0.0, rule="threshold"):
     closes = {"BTCUSDT": [100.0] * len(lows), "ETHUSDT": [100.0] * len(lows)}
     market = handmade_market(closes, mark_low={"BTCUSDT": lows}, taker_fee=fee)
     params = {"leverage": leverage} if regime_name != "portfolio" else {}
@@ -22,22 +22,29 @@ def run(regime_name, mode, lows, positions, wallet, leverage=10.0, fee=0.0, clea
         Allocator((MurCap(1.0),)),
         wallet,
         Costs(slippage=0.0, clearance_fee=clearance),
-        policy=policy_for(regime, mode),
+        policy=policy_for(regime, mode, rule),
     )
 
 
-def test_isolated_liquidates_one_position_and_its_loss_stops_at_its_wallet():
+@pytest.mark.parametrize(
+    ("rule", "price", "bankrupt"),
+    # threshold: closed at its LP, 900 / 9.96 = 90.3614, with 10 x 90.3614 x 0.4 % = 3.6145 of margin left;
+    # extreme: closed at the bar-3 low of 80, losing 200 against a 100 wallet: 100 is bankruptcy loss
+    [("threshold", 900 / 9.96, 0.0), ("extreme", 80.0, 100.0)],
+)
+def test_isolated_liquidates_one_position_and_its_loss_stops_at_its_wallet(rule, price, bankrupt):
     # Long 10 BTC and 10 ETH at 100, leverage 10: each position's isolated wallet is its IM, 100.
-    # BTC's LP: 100 + 10 (p - 100) = 10 p x 0.4 %  =>  p = 900 / 9.96 = 90.3614. The bar-3 low is 80:
-    # the position is closed at 80, losing 200 against a 100 wallet: 100 is bankruptcy loss.
-    sim = run("isolated", "full", [100, 100, 100, 80, 100], {"BTCUSDT": 10, "ETHUSDT": 10}, 1_000.0)
+    # BTC's LP: 100 + 10 (p - 100) = 10 p x 0.4 %  =>  p = 900 / 9.96 = 90.3614. The bar-3 low is 80.
+    lows = [100, 100, 100, 80, 100]
+    sim = run("isolated", "full", lows, {"BTCUSDT": 10, "ETHUSDT": 10}, 1_000.0, rule=rule)
     liq = sim.events[sim.events.kind == "liquidation"]
     assert liq.symbol.tolist() == ["BTCUSDT"]
-    assert liq.price.tolist() == [80.0]
+    assert liq.price.tolist() == pytest.approx([price], rel=1e-12)
     s = sim.series
     assert s["notional:ETHUSDT"].iloc[-1] == pytest.approx(1_000.0)  # ETH untouched
-    assert s.bankruptcy_loss.iloc[3] == pytest.approx(100.0)
-    assert s.wallet.iloc[3] == pytest.approx(1_000.0 - 100.0)  # the account lost exactly BTC's wallet
+    assert s.bankruptcy_loss.iloc[3] == pytest.approx(bankrupt)
+    # the account lost what BTC's position lost, never more than its wallet
+    assert s.wallet.iloc[3] == pytest.approx(1_000.0 - min(10 * (100 - price), 100.0))
     # the hold book buys BTC back at the next open: a fresh isolated wallet equal to its IM
     assert sim.account.iso_wallet[0].tolist() == pytest.approx([100.0, 100.0])
 
@@ -48,27 +55,65 @@ def test_cross_would_have_survived_the_same_move():
     assert not (sim.events.kind == "liquidation").any()
 
 
-def test_partial_cross_liquidation_steps_down_a_tier_instead_of_closing():
+P_CROSS = 98_450 / 995  # 1500 - 1000 (100 - p) = 1000 p x 0.5 % - 50: equity meets MM at 98.94472
+
+
+@pytest.mark.parametrize(("rule", "price"), [("threshold", P_CROSS), ("extreme", 98.9)])
+def test_partial_cross_liquidation_steps_down_a_tier_instead_of_closing(rule, price):
     # 1,000 BTC at 100 = 100,000 notional, tier 2 of the 2024-05-30 table (0.5 %, cum 50), wallet 1,500.
     # At a low of 98.9 equity is 1500 - 1,100 = 400 and MM 98,900 x 0.5 % - 50 = 444.5: breach.
-    # Stepping down to the top of tier 1 (notional 50,000, MM 200) leaves 400 >= 200, so the position
-    # is cut to 50,000 / 98.9 BTC instead of closed.
-    sim = run("cross", "partial", [100, 100, 98.9, 100], {"BTCUSDT": 1_000}, 1_500.0, leverage=100)
+    # Equity met MM at P_CROSS on the way down (threshold) or is settled at the low 98.9 (extreme).
+    # Stepping down to the top of tier 1 (notional 50,000, MM 200) leaves 444.7 (400) >= 200, so the
+    # position is cut to 50,000 / price BTC instead of closed. What is left holds at 98.9:
+    # 444.72 - 505.33 x (98.9447 - 98.9) = 422.1 >= 505.33 x 98.9 x 0.4 % = 199.9.
+    lows = [100, 100, 98.9, 100]
+    sim = run("cross", "partial", lows, {"BTCUSDT": 1_000}, 1_500.0, leverage=100, rule=rule)
     liq = sim.events[sim.events.kind == "liquidation"]
     assert len(liq) == 1
-    assert liq.qty.iloc[0] == pytest.approx(-(1_000 - 50_000 / 98.9))
-    full = run("cross", "full", [100, 100, 98.9, 100], {"BTCUSDT": 1_000}, 1_500.0, leverage=100)
+    assert liq.price.iloc[0] == pytest.approx(price, rel=1e-12)
+    assert liq.qty.iloc[0] == pytest.approx(-(1_000 - 50_000 / price))
+    full = run("cross", "full", lows, {"BTCUSDT": 1_000}, 1_500.0, leverage=100, rule=rule)
     assert full.events[full.events.kind == "liquidation"].qty.iloc[0] == -1_000
 
 
-def test_partial_portfolio_liquidation_keeps_part_of_the_book():
+def test_partial_portfolio_liquidation_at_the_extreme_keeps_part_of_the_book():
     # Deribit preset, BTC and ETH apart: MM = 16 % of each leg's notional, IM = MM / 0.8. Long 10 + 10 at
     # 100 with a 450 wallet (IM 400). At a BTC low of 60 equity is 50 and MM 0.16 x (600 + 1000) = 256:
     # breach. The book is scaled by the largest f with 50 >= IM(f) = f x 320: f = 0.15625.
-    sim = run("portfolio", "partial", [100, 100, 60, 100], {"BTCUSDT": 10, "ETHUSDT": 10}, 450.0)
+    sim = run(
+        "portfolio", "partial", [100, 100, 60, 100], {"BTCUSDT": 10, "ETHUSDT": 10}, 450.0, rule="extreme"
+    )
     liq = sim.events[sim.events.kind == "liquidation"]
     assert liq.symbol.tolist() == ["BTCUSDT", "ETHUSDT"]  # both legs cut by the same fraction
     assert liq.qty.to_numpy() == pytest.approx([-10 * (1 - 50 / 320)] * 2, rel=1e-6)
+
+
+def test_partial_portfolio_liquidation_at_the_threshold_keeps_mm_over_im():
+    # Same book, BTC low 80. Equity 450 + 10 (p - 100) meets MM 0.16 (10 p + 1000) at p = 710 / 8.4 =
+    # 84.5238, where equity = MM = 0.8 IM: the largest f with equity >= IM(f) = f x IM is 0.8 (2 of each
+    # leg closed at p and at ETH's 100). The rest holds at 80: 295.24 - 8 x 4.52 = 259.0 >= 0.16 x 8 x 180.
+    sim = run("portfolio", "partial", [100, 100, 80, 100], {"BTCUSDT": 10, "ETHUSDT": 10}, 450.0)
+    liq = sim.events[sim.events.kind == "liquidation"]
+    assert liq.symbol.tolist() == ["BTCUSDT", "ETHUSDT"]
+    assert liq.price.to_numpy() == pytest.approx([710 / 8.4, 100.0], rel=1e-9)
+    assert liq.qty.to_numpy() == pytest.approx([-2.0, -2.0], rel=1e-6)
+
+
+def test_partial_portfolio_liquidation_follows_the_price_down():
+    # Same book, BTC low 60: after each cut (to 0.8 of the book) the price goes on falling and meets MM
+    # again. Cut k leaves q_k = 10 x 0.8^k of each leg with equity e_k = MM at p_k = 0.16 q_(k-1) (p_k + 100);
+    # the next threshold solves e_k + q_k (p - p_k) = 0.16 q_k (p + 100). After 3 cuts (5.12 of each leg)
+    # the rest holds at 60: e_3 - 5.12 (p_3 - 60) >= 0.16 x 5.12 x 160.
+    sim = run("portfolio", "partial", [100, 100, 60, 100], {"BTCUSDT": 10, "ETHUSDT": 10}, 450.0)
+    liq = sim.events[sim.events.kind == "liquidation"]
+    prices, equity, q, p = [], 450.0, 10.0, 100.0
+    for _ in range(3):  # equity + q (p' - p) = 0.16 q (p' + 100)  =>  p' = (16 q + q p - equity) / 0.84 q
+        p = (16 * q + q * p - equity) / (0.84 * q)
+        equity, q = 0.16 * q * (p + 100), 0.8 * q  # equity = MM of the uncut book; the cut keeps it
+        prices.append(p)
+    assert liq[liq.symbol == "BTCUSDT"].price.to_numpy() == pytest.approx(prices, rel=1e-9)
+    assert liq[liq.symbol == "BTCUSDT"].qty.to_numpy() == pytest.approx([-2.0, -1.6, -1.28], rel=1e-6)
+    assert sim.series.bankruptcy_loss.iloc[-1] == 0.0
 
 
 def test_isolated_cannot_be_partial():
