@@ -1,5 +1,6 @@
 """Isolated and partial liquidation in the engine, on hand-built bars with the arithmetic written out."""
 
+import numpy as np
 import pytest
 from pmsim.simulator.allocator import Allocator, MurCap
 from pmsim.simulator.engine.engine import Costs, simulate
@@ -8,6 +9,8 @@ from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.margin import make_regime
 from pmsim.simulator.market.handmade import handmade_market
 from pmsim.strategies import Hold
+
+from tests.kit import Scripted
 
 
 def run(regime_name, mode, lows, positions, wallet, leverage=10.0, fee=0.0, clearance=0.0, rule="threshold"):
@@ -120,3 +123,36 @@ def test_isolated_cannot_be_partial():
     market = handmade_market({"BTCUSDT": [100.0, 100.0]})
     with pytest.raises(ConfigError, match="isolated positions are liquidated in full"):
         policy_for(make_regime("isolated", market.instruments), "partial")
+
+
+def test_isolated_re_entry_after_a_liquidation_has_exactly_the_collateral_left():
+    # Isolated, leverage 10, no fees: long 10 BTC and 10 ETH at 100 take 100 of margin each from a
+    # 1,000 wallet. ETH slips to 95 (its IM at mark is now 95, but its isolated wallet still holds 100).
+    # BTC is liquidated in bar 3 at its LP 900 / 9.96: the wallet keeps 1000 - 10 (100 - 90.3614) = 903.614,
+    # of which ETH holds 100: 803.614 is free. The book then asks for 100 BTC at 100 (IM 1,000): it gets
+    # 80.3614 BTC, whose IM is exactly the 803.614 left. Counting ETH's margin at its IM (95) instead of
+    # its wallet would hand out 5 USDT that the account does not have.
+    market = handmade_market(
+        {"BTCUSDT": [100.0] * 6, "ETHUSDT": [100, 100, 95, 95, 95, 95]},
+        mark_low={"BTCUSDT": [100, 100, 100, 80, 100, 100]},
+        taker_fee=0.0,
+    )
+    regime = make_regime("isolated", market.instruments, leverage=10.0)
+    targets = np.array([[[10.0, 10.0]]] * 3 + [[[100.0, 10.0]]] * 3)
+    sim = simulate(
+        market,
+        regime,
+        Scripted(targets),
+        Allocator(()),  # no allocator rule: the fill-time IM check alone sizes the re-entry
+        1_000.0,
+        Costs(0.0, 0.0),
+        policy=policy_for(regime),
+    )
+    lp = 900 / 9.96
+    free = 1_000 - 10 * (100 - lp) - 100
+    assert sim.events[sim.events.kind == "liquidation"].price.tolist() == pytest.approx([lp])
+    refill = sim.events[(sim.events.kind == "fill") & (sim.events.time == sim.series.time[4])]
+    assert refill.qty.tolist() == pytest.approx([free / 10])
+    assert sim.events[sim.events.kind == "cut"].amount.tolist() == pytest.approx([free / 1_000])
+    assert sim.account.iso_wallet[0].tolist() == pytest.approx([free, 100.0])
+    assert sim.account.iso_wallet.sum() == pytest.approx(sim.account.wallet[0])  # nothing left unassigned
