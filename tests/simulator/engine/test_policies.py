@@ -156,3 +156,38 @@ def test_isolated_re_entry_after_a_liquidation_has_exactly_the_collateral_left()
     assert sim.events[sim.events.kind == "cut"].amount.tolist() == pytest.approx([free / 1_000])
     assert sim.account.iso_wallet[0].tolist() == pytest.approx([free, 100.0])
     assert sim.account.iso_wallet.sum() == pytest.approx(sim.account.wallet[0])  # nothing left unassigned
+
+
+class ProtocolOnly:
+    """A regime seen only through the ``Regime`` protocol: no class the policies could recognise."""
+
+    def __init__(self, inner):
+        self.name, self.liquidates, self._inner = inner.name, inner.liquidates, inner
+
+    def requirements(self, qty, mark, when):
+        return self._inner.requirements(qty, mark, when)
+
+    def partial_reduction(self, qty, mark, equity, when, fee_rate):
+        return self._inner.partial_reduction(qty, mark, equity, when, fee_rate)
+
+    def describe(self):
+        return self._inner.describe()
+
+
+@pytest.mark.parametrize(
+    ("name", "mode"), [("isolated", "full"), ("cross", "partial"), ("portfolio", "partial")]
+)
+def test_policies_need_nothing_but_the_regime_protocol(name, mode):
+    market = handmade_market(
+        {"BTCUSDT": [100, 100, 100, 100, 100], "ETHUSDT": [100, 100, 95, 95, 95]},
+        mark_low={"BTCUSDT": [100, 100, 100, 62, 100]},
+    )
+    regime = make_regime(name, market.instruments, **({} if name == "portfolio" else {"leverage": 10}))
+    book = Hold({"BTCUSDT": 12, "ETHUSDT": -8})
+    runs = [
+        simulate(market, r, book, Allocator(()), 300.0, Costs(0.0, 0.005), policy=policy_for(r, mode))
+        for r in (regime, ProtocolOnly(regime))
+    ]
+    assert (runs[0].events.kind == "liquidation").any()
+    assert runs[0].series.equals(runs[1].series)
+    assert runs[0].events.equals(runs[1].events)
