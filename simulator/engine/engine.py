@@ -42,7 +42,7 @@ class Allocates(Protocol):
 
 @dataclass(frozen=True)
 class Costs:
-    """Trading frictions: slippage as a fraction of price, clearance fee as a fraction of liquidated notional."""
+    """Trading frictions: slippage (fraction of price), clearance fee (fraction of liquidated notional)."""
 
     slippage: float = 0.0001
     clearance_fee: float = 0.005
@@ -50,7 +50,8 @@ class Costs:
 
 @dataclass(frozen=True)
 class ShockProbe:
-    """Record, every ``every`` bars, the smallest multiple of the joint move ``direction[N]`` that liquidates."""
+    """Record, every ``every`` bars, the smallest multiple of the joint move ``direction[N]`` that
+    liquidates."""
 
     direction: np.ndarray
     every: int = 24

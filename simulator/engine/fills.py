@@ -64,7 +64,7 @@ def apply_fills(
             return margin.margin_of(book, price_full, mark, regime, when) - committed
 
         committed = margin.margin_of(reduced, price_full, mark, regime, when)
-        room = margin.free_margin(account, reduced, price_full, mark, regime, when) - fee_full - committed
+        room = margin.free_margin(account, reduced, price_full, mark, regime, when) - fee_full
         scale = _largest_fit(extra, room)
         wants_more = np.abs(increase).sum(axis=-1) > 0
         cut = wants_more & (scale < 1) & (scale > 0)

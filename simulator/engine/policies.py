@@ -56,7 +56,7 @@ class LiquidationPolicy(Protocol):
         regime: Regime,
         when: np.datetime64,
     ) -> np.ndarray:
-        """[S] margin available for new risk once the account holds ``reduced`` (before fees)."""
+        """[S] margin left for new risk once the account holds ``reduced`` (before fees)."""
         ...
 
     def on_fill(
@@ -302,7 +302,7 @@ class PerPosition:
             kept = np.where(qty != 0, np.abs(reduced) / np.abs(qty), 0.0)
         realised = np.einsum("sn,sn->s", qty - reduced, zero_nan(price) - account.entry)
         assigned = np.einsum("sn,sn->s", account.iso_wallet, kept)
-        return account.wallet + realised - assigned + self.margin_of(reduced, price, mark, regime, when)
+        return account.wallet + realised - assigned
 
     def on_fill(
         self,

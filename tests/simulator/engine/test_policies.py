@@ -191,3 +191,18 @@ def test_policies_need_nothing_but_the_regime_protocol(name, mode):
     assert (runs[0].events.kind == "liquidation").any()
     assert runs[0].series.equals(runs[1].series)
     assert runs[0].events.equals(runs[1].events)
+
+
+@pytest.mark.parametrize(("name", "kept"), [("cross", 100.0), ("isolated", 100.0)])
+def test_an_increase_is_cut_to_the_margin_left_beside_what_is_held(name, kept):
+    # Leverage 10, no fees, price 100 throughout, wallet 1,000. Holding 50 BTC commits 500 of IM (cross:
+    # equity 1,000 - IM 500 is free; isolated: the wallet minus BTC's 500 isolated wallet). Asking for
+    # 200 BTC adds 1,500 of IM, so the increase is cut to 500 / 1,500 of it: 50 + 50 = 100 BTC.
+    market = handmade_market({"BTCUSDT": [100.0] * 4}, taker_fee=0.0)
+    regime = make_regime(name, market.instruments, leverage=10.0)
+    targets = np.array([[[50.0]], [[200.0]], [[200.0]], [[200.0]]])
+    sim = simulate(
+        market, regime, Scripted(targets), Allocator(()), 1_000.0, Costs(0.0, 0.0), policy=policy_for(regime)
+    )
+    assert sim.events[sim.events.kind == "cut"].amount.tolist() == pytest.approx([500 / 1_500])
+    assert sim.account.qty[0].tolist() == pytest.approx([kept])
