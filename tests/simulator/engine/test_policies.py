@@ -206,3 +206,30 @@ def test_an_increase_is_cut_to_the_margin_left_beside_what_is_held(name, kept):
     )
     assert sim.events[sim.events.kind == "cut"].amount.tolist() == pytest.approx([500 / 1_500])
     assert sim.account.qty[0].tolist() == pytest.approx([kept])
+
+
+def test_an_isolated_position_gapped_through_fills_at_the_open():
+    # Long 10 BTC at 100, leverage 10, no fees: isolated wallet 100, LP 90.3614. Bar 3 opens at 85, below
+    # the LP, and trades down to 80: the position closes at the open, 85, losing 150 against its 100 wallet
+    # (50 of bankruptcy loss); at the threshold rule the low (80) is never used.
+    market = handmade_market(
+        {"BTCUSDT": [100, 100, 100, 100, 100]},
+        open={"BTCUSDT": [100, 100, 100, 85, 100]},
+        mark_low={"BTCUSDT": [100, 100, 100, 80, 100]},
+        taker_fee=0.0,
+    )
+    regime = make_regime("isolated", market.instruments, leverage=10.0)
+    sim = simulate(
+        market,
+        regime,
+        Hold({"BTCUSDT": 10}),
+        Allocator(()),
+        1_000.0,
+        Costs(0.0, 0.0),
+        policy=policy_for(regime),
+    )
+    liq = sim.events[sim.events.kind == "liquidation"]
+    assert liq.price.tolist() == [85.0]
+    assert liq.note.iloc[0].endswith("closed at the open (gapped through)")
+    assert sim.series.bankruptcy_loss.iloc[3] == pytest.approx(50.0)
+    assert sim.series.wallet.iloc[3] == pytest.approx(900.0)
