@@ -14,10 +14,7 @@ def cfg(extra: str) -> dict[str, str]:
 
 CASES = [
     Case(
-        "liquidation-price-unknown",
-        RUN,
-        "account.liquidation_price",
-        cfg('[account]\nliquidation_price = "low"\n'),
+        "liquidation-price-unknown", RUN, "liquidation_price", cfg('[account]\nliquidation_price = "low"\n')
     ),
     Case(
         "isolated-partial", RUN, "liquidated in full", cfg(ISOLATED + '[account]\nliquidation = "partial"\n')
