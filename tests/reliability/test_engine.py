@@ -13,12 +13,8 @@ def cfg(extra: str) -> dict[str, str]:
 
 
 CASES = [
-    Case(
-        "liquidation-price-unknown", RUN, "liquidation_price", cfg('[account]\nliquidation_price = "low"\n')
-    ),
-    Case(
-        "isolated-partial", RUN, "liquidated in full", cfg(ISOLATED + '[account]\nliquidation = "partial"\n')
-    ),
+    Case("liquidation-price-unknown", RUN, "liquidation_price", cfg('[account]\nliquidation_price = "x"\n')),
+    Case("isolated-partial", RUN, "in full", cfg(ISOLATED + '[account]\nliquidation = "partial"\n')),
 ]
 
 
