@@ -134,7 +134,7 @@ class Run:
                 account.wallet,
                 Costs(slippage=account.slippage, clearance_fee=account.clearance_fee),
                 progress,
-                policy_for(self.regime, account.liquidation),
+                policy_for(self.regime, account.liquidation, account.liquidation_price),
                 build_probe(self.config.stress, self.market),
             )
 
@@ -157,7 +157,7 @@ class Run:
             "market": {
                 "source": market.source,
                 "symbols": list(market.symbols),
-                "notes": list(market.notes),
+                "notes": [*market.notes, *simulation.notes],
                 "start": str(market.times[0]),
                 "end": str(market.times[-1]),
                 "bars": market.n_bars,

@@ -156,12 +156,15 @@ class AccountConfig:
 
     ``liquidation = "partial"`` reduces a breaching account first (cross: a tier at a time; portfolio:
     the whole book pro rata until IM is restored); ``"full"`` closes it. Isolated positions close in full.
+    ``liquidation_price = "threshold"`` fills a liquidation where equity met MM on the way from the bar's
+    open to its adverse extreme (at the open if the bar gapped through); ``"extreme"`` at the extreme.
     """
 
     wallet: float = 100_000.0
     slippage: float = 0.0001
     clearance_fee: float = 0.005
     liquidation: str = "full"
+    liquidation_price: str = "threshold"
 
     def __post_init__(self) -> None:
         if not self.wallet > 0:
@@ -170,6 +173,10 @@ class AccountConfig:
             raise ConfigError("account.slippage must be in [0, 0.1) and account.clearance_fee in [0, 0.5)")
         if self.liquidation not in ("full", "partial"):
             raise ConfigError(f"account.liquidation must be 'full' or 'partial', not {self.liquidation!r}")
+        if self.liquidation_price not in ("threshold", "extreme"):
+            raise ConfigError(
+                f"account.liquidation_price must be 'threshold' or 'extreme', not {self.liquidation_price!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,13 @@
 
 1. fills at the open (orders decided at the previous close; slippage, taker fee, IM check);
 2. funding instants in the bar, paid at mark;
-3. intrabar risk at the 2^U mark corners (liquidation, clearance fee, bankruptcy loss);
+3. intrabar risk at the 2^U mark corners (liquidation where equity met MM, clearance fee, bankruptcy loss);
 4. expiry: dated futures whose last bar this is settle at their settlement price;
 5. mark to market at the close; the regime's IM and MM; record;
 6. decide: strategies see data up to the close, the allocator shapes their targets for the next open.
-A Python loop runs over bars; inside it everything is whole-array numpy over ``[S, N]``.
+A Python loop runs over bars; inside it everything is whole-array numpy over ``[S, N]``, and every
+product sums each book's row alone, so a batch of S books equals S separate runs bit for bit.
+A bar missing inside an instrument's history carries its last mark (``gaps.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 import pandas as pd
 from pmsim.simulator.engine.account import Account, apply_funding, apply_insurance, apply_trades
 from pmsim.simulator.engine.events import EventLog
-from pmsim.simulator.engine.fills import apply_fills
+from pmsim.simulator.engine.fills import MIN_ORDER, apply_fills
+from pmsim.simulator.engine.gaps import DEFERRED, Marks
 from pmsim.simulator.engine.policies import LiquidationPolicy, policy_for
 from pmsim.simulator.engine.recorder import Recorder
 from pmsim.simulator.margin.base import Regime
@@ -40,7 +43,7 @@ class Allocates(Protocol):
 
 @dataclass(frozen=True)
 class Costs:
-    """Trading frictions: slippage as a fraction of price, clearance fee as a fraction of liquidated notional."""
+    """Trading frictions: slippage (fraction of price), clearance fee (fraction of liquidated notional)."""
 
     slippage: float = 0.0001
     clearance_fee: float = 0.005
@@ -48,7 +51,8 @@ class Costs:
 
 @dataclass(frozen=True)
 class ShockProbe:
-    """Record, every ``every`` bars, the smallest multiple of the joint move ``direction[N]`` that liquidates."""
+    """Record, every ``every`` bars, the smallest multiple of the joint move ``direction[N]`` that
+    liquidates."""
 
     direction: np.ndarray
     every: int = 24
@@ -61,6 +65,7 @@ class Simulation:
     series: pd.DataFrame
     events: pd.DataFrame
     account: Account
+    notes: tuple[str, ...] = ()
 
 
 def simulate(
@@ -91,17 +96,19 @@ def simulate(
         for t in np.unique(market.expiry_bar[market.expiry_bar >= 0])
     }
     target = np.zeros((n_configs, n_inst))
-    # prices with NaN (not listed) as 0, once: unlisted instruments are held in zero quantity
-    open_, mark_open, mark_low, mark_high, mark_close = (
-        zero_nan(getattr(market, name))
-        for name in ("open", "mark_open", "mark_low", "mark_high", "mark_close")
-    )
+    # prices with NaN (not listed) as 0, once: unlisted instruments are held in zero quantity;
+    # inside an instrument's history a missing bar carries its last mark instead
+    marks = Marks.of(market)
+    mark_open, mark_low, mark_high, mark_close = marks.open, marks.low, marks.high, marks.close
+    open_ = zero_nan(market.open)
     funding_rate = zero_nan(market.funding_rate)
 
     for t in range(market.n_bars):
         opened, closed = market.times[t], market.times[t] + bar_length
         listed = market.listed[t]
-        # 1. fills at the open
+        # 1. fills at the open (none in a gapped instrument: its orders wait for a traded bar)
+        deferred = marks.gap[t] & (np.abs(target - account.qty) >= MIN_ORDER)
+        log.add_mask("rejection", t, deferred, target - account.qty, np.nan, 0.0, note=DEFERRED)
         fills = apply_fills(
             account,
             target,
@@ -114,7 +121,7 @@ def simulate(
             opened,
             t,
             log,
-            policy.collateral(account, mark_open[t]),
+            policy,
         )
         if fills is not None:
             policy.on_fill(account, fills.before, fills.price, fills.fee, regime, opened)
@@ -128,7 +135,16 @@ def simulate(
             log.add_mask("funding", t, due, account.qty, mark_open[t], payment)
         # 3. intrabar risk on mark extremes
         policy.liquidate(
-            account, regime, mark_low[t], mark_high[t], underlying_index, opened, costs.clearance_fee, t, log
+            account,
+            regime,
+            mark_open[t],
+            mark_low[t],
+            mark_high[t],
+            underlying_index,
+            opened,
+            costs.clearance_fee,
+            t,
+            log,
         )
         # 4. expiry settlement
         if t in expiring:
@@ -164,13 +180,17 @@ def simulate(
         # 6. decide and allocate for the next open
         if t + 1 < market.n_bars:
             view = BarView.at(market, t, equity, account.qty)
-            proposed = np.where(market.listed[t + 1], strategy.decide(view), 0.0)
+            tradable = market.listed[t + 1] | marks.gap[t + 1]
+            proposed = np.where(tradable, strategy.decide(view), 0.0)
             target = allocator.allocate(proposed, view, regime, t, log)
         if progress is not None:
             progress(1)
 
     return Simulation(
-        recorder.series(market.times, market.symbols), log.table(market.times, market.symbols), account
+        recorder.series(market.times, market.symbols),
+        log.table(market.times, market.symbols),
+        account,
+        (*marks.notes, policy.describe()),
     )
 
 

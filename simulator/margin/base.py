@@ -4,12 +4,14 @@ A regime holds only its parameters (and the instrument facts it was bound to). I
 the account, does no I/O, and decides nothing about liquidation (``simulator.engine.liquidation``
 does). Shapes: ``qty[S, N]`` signed contracts, ``mark[N]`` or ``mark[S, N]`` prices; results are
 ``im[S]``, ``mm[S]`` and, where the regime margins positions one by one, ``im_pos``/``mm_pos[S, N]``.
+The engine's liquidation policies use nothing but this protocol: ``liquidates`` says whether the
+account or each position is liquidated, ``partial_reduction`` what a breaching book keeps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -24,6 +26,9 @@ class Requirements:
     mm_pos: np.ndarray | None = None
 
 
+Scope = Literal["account", "position"]
+
+
 @runtime_checkable
 class Regime(Protocol):
     """What every margin regime offers the engine, the allocator and the what-if calculator.
@@ -31,11 +36,26 @@ class Regime(Protocol):
     ``requirements(qty, mark, when)`` returns the margin S books need at prices ``mark`` at the
     instant ``when`` (tables can change over time). It must be pure and whole-array: no Python loop
     over positions or scenarios. Implementations: ``cross``, and the ones in the registry.
+
+    ``liquidates`` is ``"account"`` (equity against the book's MM: cross, portfolio, standard) or
+    ``"position"`` (each position against its own margin: isolated; ``requirements`` then returns
+    ``im_pos`` and ``mm_pos``).
     """
 
     name: str
+    liquidates: Scope
 
     def requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements: ...
+
+    def partial_reduction(
+        self, qty: np.ndarray, mark: np.ndarray, equity: np.ndarray, when: np.datetime64, fee_rate: float
+    ) -> np.ndarray:
+        """Quantities ``[S, N]`` each book keeps when a partial liquidation closes part of it at ``mark``.
+
+        Every row is treated as breaching (the caller picks the rows); ``equity[S]`` is at ``mark`` and
+        ``fee_rate`` is charged on the closed notional. All zeros means a full close.
+        """
+        ...
 
     def describe(self) -> dict[str, object]:
         """JSON-ready parameters, echoed into run folders and reports."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.margin.base import Requirements
 from pmsim.simulator.margin.brackets import BracketArrays, BracketBook
 from pmsim.simulator.margin.liqprice import binance_liquidation_price
+from pmsim.simulator.margin.reduction import cross_partial_reduction
 from pmsim.simulator.market.instruments import Instrument
 from pmsim.simulator.numeric import zero_nan
 
@@ -33,6 +35,7 @@ class TieredRegime:
     leverage: float | np.ndarray = 20.0
     overrides: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     _cache: dict[int, BracketArrays] = field(default_factory=dict, init=False, repr=False)
+    liquidates: ClassVar[str] = "account"
 
     def __post_init__(self) -> None:
         if not np.all(np.asarray(self.leverage) > 0):
@@ -65,6 +68,13 @@ class TieredRegime:
     def requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements:
         im_pos, mm_pos = self.position_requirements(qty, mark, when)
         return Requirements(im=im_pos.sum(axis=-1), mm=mm_pos.sum(axis=-1), im_pos=im_pos, mm_pos=mm_pos)
+
+    def partial_reduction(
+        self, qty: np.ndarray, mark: np.ndarray, equity: np.ndarray, when: np.datetime64, fee_rate: float
+    ) -> np.ndarray:
+        """Binance's smart liquidation: step every position down a tier at a time (``reduction.py``)."""
+        breach = np.ones(len(equity), dtype=bool)
+        return cross_partial_reduction(qty, mark, equity, self.arrays_at(when), fee_rate, breach)
 
     def describe(self) -> dict[str, object]:
         return {

@@ -8,6 +8,7 @@ turn it into Binance's isolated liquidation price and an intrabar breach test.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from pmsim.simulator.margin.brackets import BracketArrays
@@ -18,9 +19,18 @@ from pmsim.simulator.numeric import zero_nan
 
 @dataclass(eq=False)
 class IsolatedRegime(TieredRegime):
-    """Isolated margin with venue brackets; ``im``/``mm`` are the sums of ``im_pos``/``mm_pos``."""
+    """Isolated margin with venue brackets; ``im``/``mm`` are the sums of ``im_pos``/``mm_pos``.
+
+    Positions are liquidated one by one, always in full: a partial reduction keeps nothing.
+    """
 
     name: str = "isolated"
+    liquidates: ClassVar[str] = "position"
+
+    def partial_reduction(
+        self, qty: np.ndarray, mark: np.ndarray, equity: np.ndarray, when: np.datetime64, fee_rate: float
+    ) -> np.ndarray:
+        return np.zeros_like(np.asarray(qty, dtype=float))
 
 
 def isolated_liquidation_price(

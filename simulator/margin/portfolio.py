@@ -31,6 +31,7 @@ from pmsim.simulator.errors import ConfigError, RegimeError
 from pmsim.simulator.margin.base import Requirements
 from pmsim.simulator.margin.covariance import EwmaCovariance, FixedCovariance, matrix_root, with_correlation
 from pmsim.simulator.margin.presets import Preset
+from pmsim.simulator.margin.reduction import ProRataReduction
 from pmsim.simulator.margin.scenarios import (
     ScenarioSet,
     basis_block,
@@ -143,7 +144,7 @@ class PmParams:
 
 
 @dataclass(eq=False)
-class PortfolioRegime:
+class PortfolioRegime(ProRataReduction):
     """Scenario-based portfolio margin (see the module docstring for the formula).
 
     Parameters

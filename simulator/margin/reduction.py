@@ -4,10 +4,13 @@
 lower bracket before closing everything; margin-rules §1.5); ``pm_partial_reduction`` scales the whole
 book down pro rata until IM is restored (cutting one leg of a hedge would raise PM risk). Both close
 at the given mark and charge ``fee_rate`` on the closed notional. Books that do not breach keep
-their quantities. The engine decides when to call them and books the trades.
+their quantities (``breach`` overrides the test: a book liquidated at the price where equity met MM sits
+exactly on the boundary). The engine decides when to call them and books the trades.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 from pmsim.simulator.margin.base import Regime
@@ -18,7 +21,12 @@ BISECTION_STEPS = 40
 
 
 def cross_partial_reduction(
-    qty: np.ndarray, mark: np.ndarray, equity: np.ndarray, tiers: BracketArrays, fee_rate: float = 0.0
+    qty: np.ndarray,
+    mark: np.ndarray,
+    equity: np.ndarray,
+    tiers: BracketArrays,
+    fee_rate: float = 0.0,
+    breach: np.ndarray | None = None,
 ) -> np.ndarray:
     """Quantities ``[S, N]`` after stepping every position down one tier at a time until compliant.
 
@@ -31,7 +39,8 @@ def cross_partial_reduction(
     """
     mark = zero_nan(np.broadcast_to(mark, np.shape(qty)))
     notional = np.abs(qty) * mark
-    breach = equity < tiers.maintenance(notional).sum(axis=-1)
+    if breach is None:
+        breach = equity < tiers.maintenance(notional).sum(axis=-1)
     current = (notional[..., None] >= tiers.floor).sum(axis=-1) - 1
     floors = np.broadcast_to(tiers.floor, (*notional.shape, tiers.floor.shape[-1]))
     kept = np.zeros_like(notional)
@@ -58,6 +67,7 @@ def pm_partial_reduction(
     regime: Regime,
     when: np.datetime64,
     fee_rate: float = 0.0,
+    breach: np.ndarray | None = None,
 ) -> np.ndarray:
     """Quantities ``[S, N]``: breaching books (``equity < MM``) scaled by the largest ``f`` in [0, 1]
     with ``equity - fee_rate (1 - f) gross >= IM(f qty)``; ``f = 0`` (full close) when none exists.
@@ -66,7 +76,8 @@ def pm_partial_reduction(
     positively homogeneous, the add-ons grow with size).
     """
     gross = (np.abs(qty) * zero_nan(mark)).sum(axis=-1)
-    breach = equity < regime.requirements(qty, mark, when).mm
+    if breach is None:
+        breach = equity < regime.requirements(qty, mark, when).mm
 
     def slack(f: np.ndarray) -> np.ndarray:
         return equity - fee_rate * (1 - f) * gross - regime.requirements(qty * f[..., None], mark, when).im
@@ -78,3 +89,15 @@ def pm_partial_reduction(
         low, high = np.where(ok, mid, low), np.where(ok, high, mid)
     scale = np.where(slack(low) >= 0, low, 0.0)
     return np.where(breach[..., None], qty * scale[..., None], qty)
+
+
+class ProRataReduction:
+    """Mixin for account-wide regimes without tiers: a partial liquidation scales the whole book."""
+
+    liquidates: ClassVar[str] = "account"
+
+    def partial_reduction(
+        self, qty: np.ndarray, mark: np.ndarray, equity: np.ndarray, when: np.datetime64, fee_rate: float
+    ) -> np.ndarray:
+        breach = np.ones(len(equity), dtype=bool)
+        return pm_partial_reduction(qty, mark, equity, self, when, fee_rate, breach)  # type: ignore[arg-type]

@@ -12,12 +12,13 @@ import numpy as np
 from pmsim.simulator.errors import RegimeError
 from pmsim.simulator.margin.base import Requirements
 from pmsim.simulator.margin.presets import Preset
+from pmsim.simulator.margin.reduction import ProRataReduction
 from pmsim.simulator.market.instruments import Instrument
 from pmsim.simulator.numeric import zero_nan
 
 
 @dataclass(eq=False)
-class SizeRateRegime:
+class SizeRateRegime(ProRataReduction):
     """Standard margin with size-dependent rates, one set per underlying and preset version."""
 
     instruments: tuple[Instrument, ...]

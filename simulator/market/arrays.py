@@ -16,6 +16,13 @@ from pmsim.simulator.market.instruments import Instrument
 PRICE_FIELDS = ("open", "high", "low", "close", "mark_open", "mark_high", "mark_low", "mark_close")
 
 
+def gap_mask(listed: np.ndarray) -> np.ndarray:
+    """``[T, N]`` True where an instrument is unlisted between two listed bars (inside its listed life)."""
+    before = np.logical_or.accumulate(listed, axis=0)
+    after = np.logical_or.accumulate(listed[::-1], axis=0)[::-1]
+    return ~listed & before & after
+
+
 @dataclass(frozen=True, eq=False)
 class Market:
     """Aligned bars for N instruments.
@@ -39,7 +46,7 @@ class Market:
     gap : [T, N] True where a bar is missing inside an instrument's listed life (between its first
         and last bar): the instrument exists but never traded in that bar, so ``listed`` is False and
         its prices are NaN there. Unlike a bar before listing or after expiry, a held position carries
-        its last mark through a gap. Default: no gaps.
+        its last mark through a gap. Default: every unlisted bar between two listed bars (``gap_mask``).
     """
 
     times: np.ndarray
@@ -59,12 +66,12 @@ class Market:
     expiry_bar: np.ndarray
     source: str
     notes: tuple[str, ...] = field(default=())
-    gap: np.ndarray = None  # type: ignore[assignment]  # None means no gaps: __post_init__ fills zeros
+    gap: np.ndarray = None  # type: ignore[assignment]  # None: derived from listed (gap_mask)
 
     def __post_init__(self) -> None:
         t, n = len(self.times), len(self.instruments)
         if self.gap is None:
-            object.__setattr__(self, "gap", np.zeros((t, n), bool))
+            object.__setattr__(self, "gap", gap_mask(np.asarray(self.listed, bool)))
         for name in (*PRICE_FIELDS, "funding_rate", "funding_due", "listed", "gap"):
             shape = getattr(self, name).shape
             if shape != (t, n):

@@ -51,6 +51,24 @@ def test_account_liquidates_below_the_published_btc_liquidation_price(regime, bt
     account.qty, account.entry = QTY.copy(), ENTRY.copy()
     log = EventLog()
     low, high = np.array([btc_low, MARK[1]]), np.array([MARK[0], MARK[1]])
-    hit = AccountWide().liquidate(account, regime, low, high, np.array([0, 1]), WHEN, 0.0, 0, log)
+    hit = AccountWide().liquidate(account, regime, MARK, low, high, np.array([0, 1]), WHEN, 0.0, 0, log)
     assert bool(hit[0]) is liquidated
     assert log.count("liquidation") == (2 if liquidated else 0)
+
+
+@pytest.mark.parametrize(("rule", "btc_price"), [("threshold", 26_316.89), ("extreme", 25_000.0)])
+def test_the_liquidation_fills_at_the_published_price_or_at_the_extreme(regime, rule, btc_price):
+    # From the mark (31,967.27) down to a low of 25,000 equity meets MM where BTC is at the published
+    # liquidation price 26,316.89 (ETH held at its mark; BTC stays in its 1M-5M tier: 2.88M notional).
+    # ``threshold`` closes both legs there; ``extreme`` at the low. ETH closes at its mark either way.
+    account = Account.open(np.array([WALLET]), 2)
+    account.qty, account.entry = QTY.copy(), ENTRY.copy()
+    log = EventLog()
+    low = np.array([25_000.0, MARK[1]])
+    AccountWide(price=rule).liquidate(account, regime, MARK, low, MARK, np.array([0, 1]), WHEN, 0.0, 0, log)
+    events = log.table(np.array([WHEN]), ("BTCUSDT", "ETHUSDT"))
+    assert events.price.tolist() == pytest.approx([btc_price, MARK[1]], abs=0.01)
+    # the wallet after closing: WB + 109.488 (P - 32,481.98) + 3,683.979 (1,335.18 - 1,456.84)
+    assert account.wallet[0] == pytest.approx(
+        WALLET + 109.488 * (btc_price - 32_481.98) + 3_683.979 * (1_335.18 - 1_456.84), abs=2.0
+    )

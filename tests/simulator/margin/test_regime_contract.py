@@ -1,5 +1,8 @@
 """The conformance suite: every registered regime (and every portfolio preset and mode) passes these.
 
+The engine's liquidation policies use nothing else (``requirements``, ``liquidates``,
+``partial_reduction``), so a regime that passes here runs in the engine, isolated included.
+
 Properties are generated with hypothesis over books of the four instruments BTC/ETH perp + quarterly.
 """
 
@@ -11,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pmsim.simulator.errors import ConfigError
-from pmsim.simulator.margin import REGIMES, make_regime
+from pmsim.simulator.margin import REGIMES, Regime, make_regime
 from pmsim.simulator.margin.presets import preset_names
 
 VARIANTS = [
@@ -110,3 +113,33 @@ def test_one_underlying_span_equals_per_underlying(instruments, marks, when, qty
     plain = make_regime("portfolio", instruments, preset="cme").requirements(book, marks, when)
     span = make_regime("portfolio", instruments, preset="cme", cross_underlying="span", credit_rate=0.7)
     np.testing.assert_allclose(span.requirements(book, marks, when).mm, plain.mm)
+
+
+def test_regime_follows_the_protocol(regime):
+    assert isinstance(regime, Regime)
+    assert regime.liquidates in ("account", "position")
+
+
+@FAST
+@given(qty=QTY)
+def test_position_regimes_margin_each_position(regime, marks, when, qty):
+    req = regime.requirements(qty, marks, when)
+    if regime.liquidates == "position":
+        assert req.im_pos is not None and req.mm_pos is not None
+        np.testing.assert_allclose(req.mm_pos.sum(axis=-1), req.mm)
+
+
+@FAST
+@given(qty=QTY, share=st.floats(0.0, 1.0), fee_rate=st.sampled_from([0.0, 0.005]))
+def test_partial_reduction_only_reduces_and_leaves_a_book_above_mm(regime, marks, when, qty, share, fee_rate):
+    # a breaching book: equity a share of its MM; what is kept never grows or flips a position, and
+    # unless everything is closed, equity after the clearance fee covers the kept book's MM
+    qty = qty * 20
+    equity = share * regime.requirements(qty, marks, when).mm
+    kept = regime.partial_reduction(qty, marks, equity, when, fee_rate)
+    assert kept.shape == qty.shape
+    assert np.all(np.abs(kept) <= np.abs(qty) * (1 + 1e-12)) and np.all(kept * qty >= 0)
+    fee = fee_rate * (np.abs(qty - kept) * marks).sum(axis=-1)
+    after = regime.requirements(kept, marks, when).mm
+    closed = ~kept.any(axis=-1)
+    assert np.all(closed | (equity - fee >= after * (1 - 1e-9) - 1e-9))
