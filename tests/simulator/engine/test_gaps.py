@@ -7,9 +7,9 @@ import pytest
 from pmsim.simulator.allocator import Allocator, MurCap
 from pmsim.simulator.engine.engine import Costs, simulate
 from pmsim.simulator.engine.gaps import DEFERRED
-from pmsim.simulator.market.arrays import gap_mask
 from pmsim.simulator.engine.policies import policy_for
 from pmsim.simulator.margin import make_regime
+from pmsim.simulator.market.arrays import gap_mask
 from pmsim.simulator.market.handmade import handmade_market
 from pmsim.strategies import Hold
 
