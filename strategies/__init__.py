@@ -2,6 +2,7 @@
 
 from pmsim.strategies.adx import AdxTrend
 from pmsim.strategies.base import BarView, Strategy
+from pmsim.strategies.basis import BasisCarry
 from pmsim.strategies.hold import Hold
 
-__all__ = ["AdxTrend", "BarView", "Hold", "Strategy"]
+__all__ = ["AdxTrend", "BasisCarry", "BarView", "Hold", "Strategy"]
