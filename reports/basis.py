@@ -27,7 +27,7 @@ def holds_basis(run: RunView) -> bool:
 
 
 def basis_pnl(runs: Sequence[RunView]) -> str:
-    """One row per basis book: net PnL and its parts, which sum to it (nothing when no book holds basis)."""
+    """One row per basis book: net PnL and its parts, which sum to it."""
     rows = []
     for run in (r for r in runs if holds_basis(r)):
         slippage = float((run.folder.config.get("account") or {}).get("slippage", 0.0))
@@ -37,7 +37,9 @@ def basis_pnl(runs: Sequence[RunView]) -> str:
             label = labels[config] if 0 <= config < len(labels) else f"config {config}"
             rows.append([run.name, label, money(parts["net"]), *(money(parts[p]) for p in PARTS)])
     if not rows:
-        return ""
+        return section_html(
+            "basis-pnl", "Basis PnL", Markup("<p>No book in these runs holds a basis strategy.</p>")
+        )
     body = render(
         "table.j2",
         columns=["Run", "Config", "Net PnL", *TITLES],
@@ -49,4 +51,4 @@ def basis_pnl(runs: Sequence[RunView]) -> str:
         "Where the carry's PnL came from (USDT, whole book at the last bar); the parts sum to the net PnL. "
         "Roll trades are the fills of the two contracts a roll event names, on the bar after the decision."
     )
-    return section_html("basis-pnl", "Basis PnL", Markup(body), note)
+    return section_html("basis-pnl", "Basis PnL", body, note)
