@@ -128,7 +128,7 @@ class BasisCarry:
             dated = [k for k, i in enumerate(market.instruments) if i.is_dated and i.underlying == coin]
             dated = np.array(sorted(dated, key=lambda k: market.instruments[k].expiry), dtype=np.intp)
             if dated.size == 0:
-                continue
+                raise ConfigError(f"strategy.params.underlyings: the market has no quarterly of {coin}")
             for r, horizon in enumerate(horizons):
                 ok = liquid[:, dated] & (self.days_[:, dated] > horizon)
                 target[r, :, u] = np.where(ok.any(axis=1), dated[np.argmax(ok, axis=1)], -1)
@@ -142,52 +142,57 @@ class BasisCarry:
         self.events_ = []
 
     def decide(self, view: BarView) -> np.ndarray:
-        t, rows = view.t, np.arange(self._n)
-        targets = np.zeros((self._n, self.n_instruments_))
-        budget = np.maximum(np.nan_to_num(view.equity), 0.0)
+        """Move each book's ``[S, U]`` state (side, held contract) by bar t's basis; targets of both legs."""
+        t = view.t
+        side, held = self.side_, self.held_
+        target = self.target_[self.roll_index_, t]  # [S, U]
         basis, days = self.basis_[t], self.days_[t]
-        for u, perp in enumerate(self.perp_):
-            side, held = self.side_[:, u], self.held_[:, u]
-            target = self.target_[self.roll_index_, t, u]
-            b_held = np.where(held >= 0, basis[held], np.nan)
-            b_target = np.where(target >= 0, basis[target], np.nan)
-            d_held = np.where(held >= 0, days[held], np.inf)
-            held_on = side != 0
-            by_basis = held_on & np.where(side > 0, b_held < self.exit_, b_held > -self.exit_)
-            rolls = held_on & ~by_basis & (d_held <= self.roll_days_) & (target >= 0) & (target != held)
-            by_delivery = held_on & ~by_basis & ~rolls & (d_held <= self.exit_days_)
-            self._note("exit", by_basis, held, b_held, "exit {0} (basis) at {1:+.2%}")
-            self._note("exit", by_delivery, held, b_held, "exit {0} (delivery) at {1:+.2%}")
+        b_held = np.where(held >= 0, basis[held], np.nan)
+        b_target = np.where(target >= 0, basis[target], np.nan)
+        d_held = np.where(held >= 0, days[held], np.inf)
+        exit_, roll_days = self.exit_[:, None], self.roll_days_[:, None]
+        held_on = side != 0
+        by_basis = held_on & np.where(side > 0, b_held < exit_, b_held > -exit_)
+        rolls = held_on & ~by_basis & (d_held <= roll_days) & (target >= 0) & (target != held)
+        by_delivery = held_on & ~by_basis & ~rolls & (d_held <= self.exit_days_[:, None])
+        price = view.close[-1, self.perp_]  # [U]
+        can_enter = ~held_on & (target >= 0) & (price > 0)
+        long = can_enter & (b_target > self.entry_[:, None])
+        reverse = self.reverse_[:, None]
+        short = can_enter & (reverse > 0) & (b_target < -reverse)
+        self._note("exit", by_basis, held, b_held, "exit {0} (basis) at {1:+.2%}")
+        self._note("exit", by_delivery, held, b_held, "exit {0} (delivery) at {1:+.2%}")
+        if rolls.any():
             for old, new in {(int(h), int(g)) for h, g in zip(held[rolls], target[rolls], strict=True)}:
-                books = rolls & (held == old) & (target == new)
+                books = (rolls & (held == old) & (target == new)).any(axis=1)
                 note = f"roll {self.symbols_[old]} -> {self.symbols_[new]} at {basis[new]:+.2%}"
-                self.events_.append(StrategyEvent("roll", np.flatnonzero(books), basis[new], note))
-            price = view.close[-1, perp]
-            can_enter = ~held_on & (target >= 0) & (price > 0)
-            long = can_enter & (b_target > self.entry_)
-            short = can_enter & (self.reverse_ > 0) & (b_target < -self.reverse_)
-            self._note("entry", long, target, b_target, "entry carry {0} at {1:+.2%}")
-            self._note("entry", short, target, b_target, "entry reverse {0} at {1:+.2%}")
-            entering = long | short
+                self.events_.append(StrategyEvent("roll", np.flatnonzero(books), float(basis[new]), note))
+        self._note("entry", long, target, b_target, "entry carry {0} at {1:+.2%}")
+        self._note("entry", short, target, b_target, "entry reverse {0} at {1:+.2%}")
+        entering = long | short
+        if entering.any():
+            budget = np.where(view.equity > 0, view.equity, 0.0)  # NaN equity: no budget
             with np.errstate(invalid="ignore", divide="ignore"):
-                size = self.fraction_ * budget * self.leverage_ / price
-            self.size_[:, u] = np.where(entering, np.nan_to_num(size), self.size_[:, u])
-            side[:] = np.where(by_basis | by_delivery, 0.0, np.where(long, 1.0, np.where(short, -1.0, side)))
-            held[:] = np.where(side == 0, -1, np.where(rolls | entering, target, held))
-            coins = side * self.size_[:, u]
-            targets[:, perp] += coins
-            on = held >= 0
-            targets[rows[on], held[on]] -= coins[on]
+                size = (self.fraction_ * budget * self.leverage_)[:, None] / price
+            self.size_[:] = np.where(entering, np.where(np.isfinite(size), size, 0.0), self.size_)
+        side[:] = np.where(by_basis | by_delivery, 0.0, np.where(long, 1.0, np.where(short, -1.0, side)))
+        held[:] = np.where(side == 0, -1, np.where(rolls | entering, target, held))
+        coins = side * self.size_
+        targets = np.zeros((self._n, self.n_instruments_))
+        targets[:, self.perp_] = coins
+        s, u = np.nonzero(held >= 0)
+        targets[s, held[s, u]] = -coins[s, u]
         return targets
 
     def _note(self, kind: str, books: np.ndarray, column: np.ndarray, basis: np.ndarray, text: str) -> None:
-        """One event per contract among ``books`` (the basis seen depends on the contract and bar only)."""
+        """One event per contract among ``books[S, U]`` (the basis seen depends on contract and bar only)."""
+        if not books.any():
+            return
         for col in np.unique(column[books]):
             chosen = books & (column == col)
-            seen = float(basis[np.argmax(chosen)])
-            self.events_.append(
-                StrategyEvent(kind, np.flatnonzero(chosen), seen, text.format(self.symbols_[col], seen))
-            )
+            seen = float(basis[chosen][0])
+            rows = np.flatnonzero(chosen.any(axis=1))
+            self.events_.append(StrategyEvent(kind, rows, seen, text.format(self.symbols_[col], seen)))
 
     def drain_events(self) -> list[StrategyEvent]:
         """Entries, exits and rolls decided since the last call (the engine logs them at the decision bar)."""
