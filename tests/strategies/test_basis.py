@@ -192,6 +192,15 @@ def test_bad_parameters(params, message):
         BasisCarry(**params)
 
 
+@pytest.mark.parametrize(
+    ("underlyings", "message"), [(("ETH",), "no perpetual ETHUSDT"), (("BTC",), "no quarterly of BTC")]
+)
+def test_underlyings_need_a_perp_and_quarterlies(underlyings, message):
+    market = handmade_market({"BTCUSDT": PERP})
+    with pytest.raises(ConfigError, match=message):
+        BasisCarry(underlyings=underlyings).prepare(market)
+
+
 MARKET = generate_market(seed=11, start="2024-03-01", bars=900)
 
 
