@@ -155,8 +155,10 @@ class BasisCarry:
         by_basis = held_on & np.where(side > 0, b_held < exit_, b_held > -exit_)
         rolls = held_on & ~by_basis & (d_held <= roll_days) & (target >= 0) & (target != held)
         by_delivery = held_on & ~by_basis & ~rolls & (d_held <= self.exit_days_[:, None])
-        price = view.close[-1, self.perp_]  # [U]
-        can_enter = ~held_on & (target >= 0) & (price > 0)
+        budget = np.where(view.equity > 0, view.equity, 0.0)  # NaN equity: no budget
+        with np.errstate(invalid="ignore", divide="ignore"):
+            size = (self.fraction_ * budget * self.leverage_)[:, None] / view.close[-1, self.perp_]
+        can_enter = ~held_on & (target >= 0) & (size > 0) & np.isfinite(size)  # no phantom zero trades
         long = can_enter & (b_target > self.entry_[:, None])
         reverse = self.reverse_[:, None]
         short = can_enter & (reverse > 0) & (b_target < -reverse)
@@ -170,11 +172,7 @@ class BasisCarry:
         self._note("entry", long, target, b_target, "entry carry {0} at {1:+.2%}")
         self._note("entry", short, target, b_target, "entry reverse {0} at {1:+.2%}")
         entering = long | short
-        if entering.any():
-            budget = np.where(view.equity > 0, view.equity, 0.0)  # NaN equity: no budget
-            with np.errstate(invalid="ignore", divide="ignore"):
-                size = (self.fraction_ * budget * self.leverage_)[:, None] / price
-            self.size_[:] = np.where(entering, np.where(np.isfinite(size), size, 0.0), self.size_)
+        self.size_[:] = np.where(entering, size, self.size_)
         side[:] = np.where(by_basis | by_delivery, 0.0, np.where(long, 1.0, np.where(short, -1.0, side)))
         held[:] = np.where(side == 0, -1, np.where(rolls | entering, target, held))
         coins = side * self.size_

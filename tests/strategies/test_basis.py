@@ -342,3 +342,10 @@ def test_without_roll_events_roll_trades_count_as_fees_and_parts_still_sum():
     split = basis_attribution(sim.series, sim.events, slippage=0.001).loc[0]
     assert split["roll_cost"] == 0 and split["fees"] < 0
     assert split[list(PARTS)].sum() == pytest.approx(split["net"])
+
+
+def test_no_budget_no_trade():
+    """A book without budget (a sleeve given nothing) enters nothing and logs no phantom entry."""
+    strategy = BasisCarry(entry=0.10, exit=0.04, underlyings=("BTC",), min_listed=1)
+    targets, events = decisions(strategy, basis_market([0.2, 0.2, 0.02]), equity=0.0)
+    assert not targets.any() and not any(events)
