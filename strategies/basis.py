@@ -16,7 +16,8 @@ than ``roll_days`` from delivery. It
 
 Both legs carry the same coin quantity, fixed at entry: ``fraction x budget x leverage / perp close``
 per underlying. The basis and target contracts are computed once in ``prepare``; ``decide`` only moves a
-small state machine over ``[S, U]`` at bar t, so every decision depends on bars up to t alone.
+small state machine over ``[S, U]`` at bar t, so every decision depends on bars up to t alone (the
+engine calls ``decide`` bar by bar in order; ``prepare`` resets the state).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class BasisCarry:
             self.reverse_ = as_param(self.reverse, self._n, "reverse")
         if (self.exit_ >= self.entry_).any():
             raise ConfigError("basis: exit must lie below entry (the gap between them is the hysteresis)")
-        if (self.reverse_ < 0).any() or ((self.reverse_ > 0) & (-self.reverse_ >= -self.exit_)).any():
+        if (self.reverse_ < 0).any() or ((self.reverse_ > 0) & (self.reverse_ <= self.exit_)).any():
             raise ConfigError("basis: reverse must be false, true or a threshold x > 0 with -x below -exit")
         if (self.exit_days_ <= 0).any() or (self.roll_days_ < self.exit_days_).any():
             raise ConfigError("basis: exit_days must be > 0 and roll_days >= exit_days")
