@@ -73,3 +73,13 @@ def as_param(values: float | list[float] | np.ndarray, n: int, name: str) -> np.
     if arr.size != n:
         raise ConfigError(f"strategy parameter {name} has {arr.size} values; expected 1 or {n}")
     return arr
+
+
+@dataclass(frozen=True)
+class StrategyEvent:
+    """Something a strategy decided that a reader must see (stop, roll, entry, exit), logged by the engine."""
+
+    kind: str
+    books: np.ndarray  # [k] book indices
+    amount: np.ndarray | float
+    note: str
