@@ -79,7 +79,8 @@ def test_strong_trend_gets_a_bigger_position_than_a_weak_one():
 
 
 def test_adx_between_exit_and_entry_holds_the_position():
-    """entry 25, exit 20: ADX 22 does not enter, 30 enters, 22 and 21 hold (min size), 19 exits, 22 stays out."""
+    """entry 25, exit 20: ADX 22 does not enter, 30 enters, 22 and 21 hold (min size), 19 exits, 22 stays
+    out."""
     adx = [22.0, 30.0, 22.0, 21.0, 19.0, 22.0]
     lines = (adx, [30.0] * 6, [10.0] * 6)
     strategy = GivenLines(window=2, entry=25.0, exit=20.0, full_at=35.0, min_size=0.5, given=lines)
