@@ -39,7 +39,7 @@ STRATEGIES: dict[str, Callable[[], Strategy]] = {
 
 
 def random_market(seed: int, cut: int | None = None, other: int = 0) -> Market:
-    """A random market; with ``cut``, every price and funding rate after bar ``cut`` is redrawn (``other``)."""
+    """A random market; with ``cut``, every price and funding rate after bar ``cut`` is drawn anew."""
     rng = np.random.default_rng(seed)
     draws = rng.normal(0, 0.01, (6, BARS))
     if cut is not None:
