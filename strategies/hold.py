@@ -26,8 +26,13 @@ class Hold:
     name: str = "hold"
 
     def __post_init__(self) -> None:
-        if (self.positions is None) == (self.leverage is None):
-            raise ConfigError("strategy.params: give either positions (quantities) or leverage, not both")
+        if self.positions is None and self.leverage is None:
+            raise ConfigError(
+                "strategy.params.positions: required key is missing (quantities per symbol), "
+                "or give leverage (notional / budget per symbol)"
+            )
+        if self.positions is not None and self.leverage is not None:
+            raise ConfigError("strategy.params: give positions (quantities) or leverage, not both")
         self.key_ = "positions" if self.positions is not None else "leverage"
         given = self.positions if self.positions is not None else self.leverage
         self.books_ = [given] if isinstance(given, dict) else list(given or [])

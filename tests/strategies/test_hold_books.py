@@ -41,7 +41,7 @@ def test_leverage_book_is_held_in_the_engine():
 
 def test_a_config_gives_positions_or_leverage():
     assert build(STRATEGIES["hold"], {"leverage": [{"BTCUSDT": 2.0}, {"BTCUSDT": 3.0}]}, "s").n_configs == 2
-    with pytest.raises(ConfigError, match="either positions"):
+    with pytest.raises(ConfigError, match="positions .quantities. or leverage, not both"):
         Hold(positions={"BTCUSDT": 1.0}, leverage={"BTCUSDT": 2.0})
-    with pytest.raises(ConfigError, match="either positions"):
+    with pytest.raises(ConfigError, match="positions: required key is missing"):
         Hold()
