@@ -35,6 +35,7 @@ class Hold:
             raise ConfigError("strategy.params: give positions (quantities) or leverage, not both")
         self.key_ = "positions" if self.positions is not None else "leverage"
         given = self.positions if self.positions is not None else self.leverage
+        self.listed_ = isinstance(given, list)
         self.books_ = [given] if isinstance(given, dict) else list(given or [])
         if not self.books_:
             raise ConfigError(f"strategy.params.{self.key_} must name at least one book")
@@ -46,9 +47,8 @@ class Hold:
     def prepare(self, market: Market) -> None:
         """The books as ``[S, N]`` arrays (quantities, or leverages still to be sized)."""
         self.book_ = np.zeros((self.n_configs, len(market.instruments)))
-        given = self.positions if self.positions is not None else self.leverage
         for s, book in enumerate(self.books_):
-            where = f"strategy.params.{self.key_}" + (f"[{s}]" if isinstance(given, list) else "")
+            where = f"strategy.params.{self.key_}" + (f"[{s}]" if self.listed_ else "")
             for symbol, value in book.items():
                 try:
                     column = market.column(symbol)
@@ -56,7 +56,7 @@ class Hold:
                     raise ConfigError(f"{where}.{symbol}: {exc}") from None
                 self.book_[s, column] = float(value)
         self.targets_ = self.book_ if self.key_ == "positions" else np.zeros_like(self.book_)
-        self.sized_ = np.zeros(len(market.instruments), dtype=bool) | (self.key_ == "positions")
+        self.sized_ = np.full(len(market.instruments), self.key_ == "positions")  # quantities: sized
 
     def decide(self, view: BarView) -> np.ndarray:
         due = view.listed & ~self.sized_
