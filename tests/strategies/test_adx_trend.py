@@ -49,6 +49,21 @@ def test_lines_equal_ta_on_a_hand_made_series():
     assert side[29] == 1 and side[59] == -1
 
 
+def test_an_instrument_listed_late_gets_ta_lines_from_its_first_bar():
+    """Before its first listed bar there is no signal (0); from it on, ta's lines on the listed stretch."""
+    rng = np.random.default_rng(5)
+    btc = 100 * np.exp(np.cumsum(rng.normal(0.002, 0.01, 60)))
+    eth = np.r_[np.full(10, np.nan), 50 * np.exp(np.cumsum(rng.normal(-0.003, 0.01, 50)))]
+    strategy = AdxTrend(window=7)
+    market = handmade_market({"BTCUSDT": btc, "ETHUSDT": eth})
+    strategy.prepare(market)
+    high, low, close = (pd.Series(x[10:, 1]) for x in (market.high, market.low, market.close))
+    ref = ADXIndicator(high, low, close, window=7, fillna=True)
+    np.testing.assert_array_equal(strategy.adx_[0, :10, 1], 0.0)
+    np.testing.assert_array_equal(strategy.adx_[0, 10:, 1], ref.adx().to_numpy())
+    np.testing.assert_array_equal(strategy.plus_di_[0, 10:, 1], ref.adx_pos().to_numpy())
+
+
 def test_conviction_by_hand():
     """entry 25, full at 45, min_size 0.25, fraction 0.5 x leverage 2 x budget 10,000 at price 100:
     ADX 30 -> c = 0.25 + 0.75 x (30 - 25) / 20 = 0.4375 -> 43.75 contracts; ADX 45 and 60 -> c = 1 -> 100;
