@@ -9,15 +9,17 @@ distinct window in ``prepare``):
   ``c = min_size + (1 - min_size) * clip((ADX - entry) / (full_at - entry), 0, 1)`` (c = 1 when
   ``full_at`` <= ``entry``): ``min_size`` of full size at the entry threshold (and between exit and entry),
   full size from ADX = ``full_at`` up;
-- **stops**, on closes: the strategy remembers the close of the bar that decided an entry (the order fills
-  at the next open; the strategy never reads the account) and the best close since. It goes flat when the
-  loss from that entry close reaches ``stop_loss`` (a fraction, 0.05 = 5 %) or the close retraces
-  ``trailing_stop`` from the best close; 0 turns a stop off. After a stop the same side is not re-entered
-  until the signal resets (ADX <= ``exit`` or the DI side flips). Each stop is a ``StrategyEvent``
-  (kind ``stop``, note ``stop_loss SYMBOL`` / ``trailing_stop SYMBOL``, amount = the loss or retrace seen).
+- **stops**, on closes (a missing bar carries the last close): the strategy remembers the close of the
+  bar that decided an entry (the order fills at the next open; the strategy never reads the account) and
+  the best close since. It goes flat when the loss from that entry close reaches ``stop_loss`` (a
+  fraction, 0.05 = 5 %) or the close retraces ``trailing_stop`` from the best close; 0 turns a stop off.
+  After a stop the same side is not re-entered until the signal resets (ADX <= ``exit`` or the DI side
+  flips). Each stop is a ``StrategyEvent`` (kind ``stop``, note ``stop_loss SYMBOL`` /
+  ``trailing_stop SYMBOL``, amount = the loss or retrace seen).
 
-Budget = ``view.equity`` (the sleeve's budget). Defaults (``exit`` = ``full_at`` = ``entry``, no stops)
-reproduce the plain rule: fraction x leverage x budget whenever ADX > entry.
+Budget = ``view.equity`` (the sleeve's budget); a side sized to nothing (no budget) counts as flat.
+Defaults (``exit`` = ``full_at`` = ``entry``, no stops) reproduce the plain rule: fraction x leverage x
+budget whenever ADX > entry.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.numeric import zero_nan
 from pmsim.strategies.base import BarView, StrategyEvent
-from pmsim.strategies.params import hysteresis, lockstep
+from pmsim.strategies.params import hysteresis, last_close, lockstep
 
 Param = float | list[float]
 
@@ -110,6 +112,7 @@ class AdxTrend:
                 )
         self.window_index_ = np.searchsorted(windows, self.window_)
         self.symbols_ = tuple(market.symbols[k] for k in self.columns_)
+        self.price_ = last_close(market, self.columns_)
         self.n_instruments_ = len(market.instruments)
         state = (self._n, len(self.columns_))
         self.side_, self.blocked_ = np.zeros(state), np.zeros(state)
@@ -131,23 +134,23 @@ class AdxTrend:
 
     def decide(self, view: BarView) -> np.ndarray:
         adx, side = self.lines(view.t)
-        price = view.close[-1, self.columns_]
+        price = self.price_[view.t]
         held = self._stops(price)
         exit_ = self.exit_[:, None]
         # a stopped side waits for the signal to reset before it is entered again
         self.blocked_ = np.where((adx <= exit_) | (side != self.blocked_), 0.0, self.blocked_)
         new = hysteresis(held, side, adx, self.entry_[:, None], exit_)
         new = np.where((held == 0) & (new == self.blocked_), 0.0, new)
-        new = np.where(np.isfinite(price), new, held)
+        budget = self.fraction_ * np.maximum(view.equity, 0.0) * self.leverage_
+        with np.errstate(invalid="ignore", divide="ignore"):
+            qty = zero_nan(new * self.conviction(adx) * budget[:, None] / price)
+        new = np.where(qty != 0, new, 0.0)  # a side with no size (no budget, no price) is flat
         entered = (new != 0) & (new != held)
         self.entry_price_ = np.where(entered, price, self.entry_price_)
         self.best_ = np.where(entered, price, self.best_)
         self.side_ = new
-        budget = self.fraction_ * np.maximum(view.equity, 0.0) * self.leverage_
         targets = np.zeros((self._n, self.n_instruments_))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            qty = new * self.conviction(adx) * budget[:, None] / price
-        targets[:, self.columns_] = zero_nan(qty)
+        targets[:, self.columns_] = qty
         return targets
 
     def _stops(self, price: np.ndarray) -> np.ndarray:

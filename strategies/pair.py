@@ -10,7 +10,7 @@ ratio h: notional of A = G / (1 + h), notional of B = h x G / (1 + h), on opposi
 - ``hedge = "dollar"``: h = 1, equal and opposite notionals;
 - ``hedge = "beta"``: h = beta, the OLS slope of A's log returns on B's over the last ``beta_window``
   returns up to t (cov / var; past bars only), so the book has no exposure to B's moves through A's beta.
-  A non-positive or unknown beta gives no hedge, so no position.
+  A non-positive or unknown beta gives no hedge, so no position (as does a budget of 0).
 Every parameter may be a list over S; z and beta are computed once per distinct window in ``prepare``.
 """
 
@@ -25,7 +25,7 @@ from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.numeric import zero_nan
 from pmsim.strategies.base import BarView
-from pmsim.strategies.params import hysteresis, lockstep
+from pmsim.strategies.params import hysteresis, last_close, lockstep
 
 Param = float | list[float]
 Hedge = Literal["dollar", "beta"]
@@ -80,7 +80,8 @@ class PairHedge:
             self.columns_ = np.array([market.column(s) for s in self.symbols], dtype=np.intp)
         except ConfigError as exc:
             raise ConfigError(f"strategy.params.symbols: {exc}") from None
-        logs = np.log(pd.DataFrame(market.close[:, self.columns_]).ffill())
+        self.price_ = last_close(market, self.columns_)
+        logs = np.log(pd.DataFrame(self.price_))
         ratio, returns = logs[0] - logs[1], logs.diff()
         lookbacks, windows = np.unique(self.lookback_), np.unique(self.beta_window_)
         self.z_ = np.array([(ratio - ratio.rolling(n).mean()) / ratio.rolling(n).std() for n in lookbacks])
@@ -101,14 +102,12 @@ class PairHedge:
         z = self.z_[self.lookback_index_, view.t]
         h = self.hedge_ratio(view.t)
         side = hysteresis(self.side_, -np.sign(z), np.abs(z), self.entry_, self.exit_)
-        self.side_ = np.where(np.isfinite(h), side, 0.0)
         gross = self.fraction_ * self.leverage_ * np.maximum(view.equity, 0.0)
+        self.side_ = np.where(np.isfinite(h) & (gross > 0), side, 0.0)  # no hedge or no budget: flat
         notional = np.stack([gross / (1 + h), -gross * h / (1 + h)], axis=1)
         targets = np.zeros((self._n, self.n_instruments_))
         with np.errstate(invalid="ignore", divide="ignore"):
-            targets[:, self.columns_] = zero_nan(
-                self.side_[:, None] * notional / view.close[-1, self.columns_]
-            )
+            targets[:, self.columns_] = zero_nan(self.side_[:, None] * notional / self.price_[view.t])
         return targets
 
     def labels(self) -> list[str]:

@@ -1,9 +1,11 @@
-"""Parameters as arrays over the S books, and the hysteresis band that entry/exit thresholds share."""
+"""Parameters as arrays over the S books, the hysteresis band of entry/exit thresholds, sizing prices."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.market.arrays import Market
 from pmsim.strategies.base import as_param
 
 
@@ -25,3 +27,9 @@ def hysteresis(
     still agrees; otherwise take ``direction`` where ``strength > entry``, else flat."""
     stay = (held != 0) & (direction == held) & (strength > exit_)
     return np.where(stay, held, np.where(strength > entry, direction, 0.0))
+
+
+def last_close(market: Market, columns: np.ndarray) -> np.ndarray:
+    """``[T, k]`` closes with a missing bar carrying the last traded close (NaN before the first listed bar):
+    a price to size against at every bar, from bars up to t only, so a gap does not zero a target."""
+    return pd.DataFrame(market.close[:, columns]).ffill().to_numpy()

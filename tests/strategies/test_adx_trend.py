@@ -25,6 +25,9 @@ class GivenLines(AdxTrend):
         self.adx_[:], self.plus_di_[:], self.minus_di_[:] = adx, plus, minus
 
 
+NAN = float("nan")
+
+
 def flat_market(closes):
     return handmade_market({"BTCUSDT": closes})
 
@@ -144,6 +147,24 @@ def test_trailing_stop_fires_on_the_hand_computed_bar():
     np.testing.assert_array_equal(np.sign(targets[:, :, 0]).T, [[-1, -1, -1, -1, 0, 0], [-1] * 6, [-1] * 6])
     assert events[4] == [("stop", [0], [0.10625], "trailing_stop BTCUSDT")]
     assert sum(map(len, events)) == 1
+
+
+def test_a_gap_keeps_the_position_at_the_last_close():
+    """Bar 2 never traded (NaN inside BTC's life): the target stays 0.5 x 2 x 10,000 / 100 = 100."""
+    strategy = GivenLines(window=2, entry=25.0, given=([40.0] * 5, [30.0] * 5, [10.0] * 5))
+    targets, _ = replay(strategy, flat_market([100.0, 100.0, NAN, 100.0, 100.0]))
+    np.testing.assert_allclose(targets[:, 0, 0], [100.0] * 5)
+
+
+def test_no_budget_means_flat_and_no_stop():
+    """Budget 0 on bars 1-3 sizes the side to nothing: flat, so the 15 % fall below the entry close 100 fires
+    no stop; budget back at bar 4 re-enters from that close: 10,000 / 85 contracts."""
+    strategy = GivenLines(window=2, entry=25.0, stop_loss=0.05, given=([40.0] * 5, [30.0] * 5, [10.0] * 5))
+    budget = np.array([10_000.0, 0.0, 0.0, 0.0, 10_000.0])
+    targets, events = replay(strategy, flat_market([100.0, 100.0, 90.0, 85.0, 85.0]), budget=budget)
+    np.testing.assert_allclose(targets[:, 0, 0], [100.0, 0.0, 0.0, 0.0, 10_000 / 85])
+    assert not any(events)
+    assert strategy.entry_price_[0, 0] == 85.0
 
 
 @pytest.mark.parametrize(

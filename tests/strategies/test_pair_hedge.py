@@ -70,6 +70,13 @@ def test_hysteresis_on_z():
     np.testing.assert_array_equal(np.sign(targets[:, 0, 1]), -np.sign(targets[:, 0, 0]))
 
 
+def test_a_gap_keeps_the_legs_at_the_last_close():
+    """ETH has no bar 3: the legs stay sized at ETH's last close 50 (5,000 / 50 = 100), not closed."""
+    market = handmade_market({"BTCUSDT": [100.0] * 5, "ETHUSDT": [50.0, 50.0, 50.0, float("nan"), 50.0]})
+    targets, _ = replay(GivenZ(lookback=2, given=[3.0] * 5), market)
+    np.testing.assert_allclose(targets[:, 0], [[-50.0, 100.0]] * 5)
+
+
 def test_registered_and_checked_from_config():
     strategy = build(
         STRATEGIES["pair"], {"lookback": [24, 48], "hedge": ["dollar", "beta"]}, "strategy.params"
