@@ -8,7 +8,7 @@ as two lines; a note names every pair of regimes whose series are identical. The
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from itertools import combinations
 from pathlib import Path
@@ -82,9 +82,10 @@ def capital_section(table: pd.DataFrame, runs: Sequence[RunView]) -> str:
         ("Liquidations", liquidations),
         (
             "Min stress distance",
-            metrics.definition(metrics.buffer_of).split(":")[0]
-            + "; here the smallest multiple of the configured stress move that liquidates the book",
+            "the smallest multiple of the configured stress move (under [stress]) that would liquidate the "
+            "book at a probed bar's close; ∞: no such move, or the probe is off",
         ),
+        ("Max drawdown", "the deepest fall of equity below its running peak (-100 % at a ruin)"),
         ("MUR, buffer, ROE, ROM", "as defined under Definitions; all over the bars up to a ruin"),
     ]
     body = render(
@@ -97,8 +98,9 @@ def capital_section(table: pd.DataFrame, runs: Sequence[RunView]) -> str:
     return section_html("capital", "Capital by regime", body, f"{mode.capitalize()}. Amounts in USDT.")
 
 
-def _values(view_series: pd.DataFrame, path) -> pd.Series:  # noqa: ANN001
-    values = metrics.stop_at_ruin(path(view_series), view_series)
+def _values(series: pd.DataFrame, path: Callable[[pd.DataFrame], pd.Series]) -> pd.Series:
+    """``path(series)`` stopped at a ruin, infinities (MUR or buffer with nothing behind them) as gaps."""
+    values = metrics.stop_at_ruin(path(series), series)
     return values.replace([np.inf, -np.inf], np.nan)
 
 

@@ -56,10 +56,20 @@ class Observer:
             f"mark corners are recorded as would_liquidate events (reference policy: {self.inner.describe()})"
         )
 
-    def margin_of(self, qty, price, mark, regime, when):  # noqa: ANN001, ANN201 - the policy protocol
+    def margin_of(
+        self, qty: np.ndarray, price: np.ndarray, mark: np.ndarray, regime: Regime, when: np.datetime64
+    ) -> np.ndarray:
         return self.inner.margin_of(qty, price, mark, regime, when)
 
-    def free_margin(self, account, reduced, price, mark, regime, when):  # noqa: ANN001, ANN201
+    def free_margin(
+        self,
+        account: Account,
+        reduced: np.ndarray,
+        price: np.ndarray,
+        mark: np.ndarray,
+        regime: Regime,
+        when: np.datetime64,
+    ) -> np.ndarray:
         return self.inner.free_margin(account, reduced, price, mark, regime, when)
 
     def on_fill(

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pmsim.simulator.cli import main
 from pmsim.simulator.compare.folder import TABLE
 from pmsim.simulator.compare.regimes import parse_regimes
-from pmsim.simulator.compare.run import positions_mode, wire, write_comparison
+from pmsim.simulator.compare.run import positions_mode, rules_mode, wire, write_comparison
 from pmsim.simulator.config import RunConfig
 from pmsim.simulator.market.handmade import handmade_market
 
@@ -114,6 +115,38 @@ def test_positions_mode_records_the_isolated_liquidation_it_would_force(judged):
     pm_saves = table.loc["isolated", "mean_im"] - table.loc["portfolio-deribit", "mean_im"]
     assert table.loc["portfolio-deribit", "freed_vs_isolated"] == pytest.approx(pm_saves)
     assert pm_saves > 0.6 * table.loc["isolated", "mean_im"]
+
+
+def test_would_be_liquidations_fall_on_the_bars_each_regime_liquidates_when_it_runs_alone(tmp_path):
+    """Independent check of the evaluation: a long of 1 BTC on 11,000 USDT in a market falling 1 % a bar.
+    Every regime's IM check lets the book in, so until its first liquidation each rules-mode run holds
+    the positions-mode book; the first would-be liquidation must fall on the engine's first liquidation."""
+    market = handmade_market({PERP: 60_000 * 0.99 ** np.arange(40)})
+    config = RunConfig.from_dict(
+        {
+            "name": "falling",
+            "strategy": {"name": "hold", "params": {"positions": {PERP: 1.0}}},
+            "account": {"wallet": 11_000.0, "slippage": 0.0},
+            "stress": {"every": 0, "shocks": {"BTC": -0.3}},
+        }
+    )
+    choices = parse_regimes("cross,isolated,portfolio:deribit")
+    firsts = {}
+    for mode, run_mode, kind in (
+        ("rules", rules_mode, "liquidation"),
+        ("positions", positions_mode, "would_liquidate"),
+    ):
+        outcomes = run_mode(choices, wire(config, choices, market), lambda run: None)
+        out = write_comparison(tmp_path / mode, outcomes, mode, mode, False)
+        for choice in choices:
+            events = _read(out, choice.label, "events.parquet")
+            firsts[mode, choice.label] = events.loc[events["kind"] == kind, "time"].min()
+    for choice in choices:
+        assert firsts["positions", choice.label] == firsts["rules", choice.label], choice.label
+        assert firsts["rules", choice.label] is not pd.NaT
+    # isolated (3,000 - 30 of margin) goes first, PM (MM = 0.8 x ~17 % of notional) next, cross last
+    order = [firsts["rules", label] for label in ("isolated", "portfolio-deribit", "cross")]
+    assert order == sorted(order) and len(set(order)) == 3
 
 
 def _small_example(tmp_path: Path, bars: int = 300) -> Path:
