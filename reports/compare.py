@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.subplots import make_subplots
 from pmsim.reports.frames import RunView, downsample
@@ -95,7 +96,9 @@ def capital_section(table: pd.DataFrame, runs: Sequence[RunView]) -> str:
         text_columns=2,
         footnotes=footnotes,
     )
-    return section_html("capital", "Capital by regime", body, f"{mode.capitalize()}. Amounts in USDT.")
+    return section_html(
+        "capital", "Capital by regime", body, f"{mode[0].upper()}{mode[1:]}. Amounts in USDT."
+    )
 
 
 def _values(series: pd.DataFrame, path: Callable[[pd.DataFrame], pd.Series]) -> pd.Series:
@@ -104,48 +107,58 @@ def _values(series: pd.DataFrame, path: Callable[[pd.DataFrame], pd.Series]) -> 
     return values.replace([np.inf, -np.inf], np.nan)
 
 
+def _book_figure(
+    runs: Sequence[RunView], config: int, legends: Sequence[str]
+) -> tuple[go.Figure, dict[tuple[str, str], list[str]]]:
+    """The four panels of one book, and the panels in which two regimes' series are identical."""
+    fig = make_subplots(
+        rows=2, cols=2, subplot_titles=[title for _, title, _ in PANELS], vertical_spacing=0.12
+    )
+    identical: dict[tuple[str, str], list[str]] = {}
+    for p, (key, _, path) in enumerate(PANELS):
+        lines = []
+        for i, run in enumerate(runs):
+            series = run.configs[config].bars.series
+            values = _values(series, path)
+            lines.append(values.to_numpy(dtype=float))
+            shown = downsample(values)
+            fig.add_scatter(
+                x=series["time"].loc[shown.index].dt.tz_convert(None),
+                y=shown.to_numpy(),
+                name=legends[i],
+                legendgroup=legends[i],
+                showlegend=p == 0,
+                mode="lines",
+                line={"color": COLORS[i % len(COLORS)], "dash": DASHES[i % len(DASHES)], "width": 1.6},
+                row=p // 2 + 1,
+                col=p % 2 + 1,
+            )
+        for a, b in combinations(range(len(runs)), 2):
+            if np.array_equal(lines[a], lines[b], equal_nan=True):
+                identical.setdefault((legends[a], legends[b]), []).append(key)
+    fig.update_layout(
+        template="plotly_white",
+        height=620,
+        hovermode="x unified",
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+        legend={"orientation": "h", "y": 1.08, "yanchor": "bottom", "x": 0},
+    )
+    return fig, identical
+
+
 def small_multiples(runs: Sequence[RunView]) -> str:
     """Per book: IM, MUR, free capital and buffer panels, one colour and dash per regime."""
     legends = [choice_of(run.folder).legend for run in runs]
-    figures, same = [], []
-    for config, book in enumerate(view.label for view in runs[0].configs):
-        fig = make_subplots(
-            rows=2, cols=2, subplot_titles=[title for _, title, _ in PANELS], vertical_spacing=0.12
-        )
-        for p, (key, _, path) in enumerate(PANELS):
-            lines = []
-            for i, run in enumerate(runs):
-                series = run.configs[config].bars.series
-                values = _values(series, path)
-                lines.append(values.to_numpy(dtype=float))
-                shown = downsample(values)
-                fig.add_scatter(
-                    x=series["time"].loc[shown.index].dt.tz_convert(None),
-                    y=shown.to_numpy(),
-                    name=legends[i],
-                    legendgroup=legends[i],
-                    showlegend=p == 0,
-                    mode="lines",
-                    line={"color": COLORS[i % len(COLORS)], "dash": DASHES[i % len(DASHES)], "width": 1.6},
-                    row=p // 2 + 1,
-                    col=p % 2 + 1,
-                )
-            same += [
-                f"{book}: {key} of {legends[a]} and {legends[b]} are identical"
-                for a, b in combinations(range(len(runs)), 2)
-                if np.array_equal(lines[a], lines[b], equal_nan=True)
-            ]
-        fig.update_layout(
-            template="plotly_white",
-            height=620,
-            hovermode="x unified",
-            margin={"l": 60, "r": 20, "t": 60, "b": 40},
-            legend={"orientation": "h", "y": 1.08, "yanchor": "bottom", "x": 0},
-        )
-        figures.append(Markup("<h3>{}</h3>{}").format(book, figure_html(fig)))
+    figures, identical = [], {}
+    for config, view in enumerate(runs[0].configs):
+        fig, same = _book_figure(runs, config, legends)
+        figures.append(Markup("<h3>{}</h3>{}").format(view.label, figure_html(fig)))
+        for pair, keys in same.items():
+            identical.setdefault(pair, []).append(f"{view.label}: {', '.join(keys)}")
+    lines = [f"{a} and {b} are identical in {'; '.join(where)}" for (a, b), where in identical.items()]
     note = "One colour and dash style per regime; the legend names each regime's preset. " + (
-        "Identical series (drawn over each other): " + "; ".join(same) + "."
-        if same
+        "Drawn over each other, told apart by their dashes: " + ". ".join(lines) + "."
+        if lines
         else "No two regimes' series are identical."
     )
     return section_html("capital-paths", "Margin paths by regime", Markup("").join(figures), note)
