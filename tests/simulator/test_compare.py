@@ -178,12 +178,14 @@ def test_rules_mode_folders_match_separate_runs(tmp_path):
         )
 
 
-def test_example_runs_end_to_end_and_the_report_opens_on_the_capital_table(tmp_path):
-    out = tmp_path / "cmp"
-    regimes = "isolated,cross,portfolio:deribit,portfolio:okx"
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """``examples/compare_basis.toml`` on 300 bars, all four regimes, positions mode: (folder, argv)."""
+    root = tmp_path_factory.mktemp("example")
+    out, regimes = root / "cmp", "isolated,cross,portfolio:deribit,portfolio:okx"
     argv = [
         "compare",
-        str(_small_example(tmp_path)),
+        str(_small_example(root)),
         "--regimes",
         regimes,
         "--mode",
@@ -192,6 +194,11 @@ def test_example_runs_end_to_end_and_the_report_opens_on_the_capital_table(tmp_p
         str(out),
     ]
     assert main(argv) == 0
+    return out, argv
+
+
+def test_example_runs_end_to_end_and_the_report_opens_on_the_capital_table(example):
+    out, argv = example
     table = pd.read_parquet(out / TABLE)
     assert list(table["regime"].unique()) == ["isolated", "cross", "portfolio-deribit", "portfolio-okx"]
     assert len(table) == 8 and (table["mode"] == "positions").all()
@@ -202,3 +209,16 @@ def test_example_runs_end_to_end_and_the_report_opens_on_the_capital_table(tmp_p
     assert "are identical" in html  # isolated and cross ask the same IM of this book: the note says so
     assert main(argv) == 2  # the folder exists: --force replaces it
     assert main([*argv, "--force"]) == 0
+
+
+def test_the_comparison_report_draws_every_chart_in_chromium(example, tmp_path):
+    from tests.reports.test_report_browser import CHROMIUM, RENDERED_FIGURE, run_chromium
+
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (apt-get install chromium); CI runs this test")
+    report = example[0] / "report.html"
+    result = run_chromium(CHROMIUM, report, tmp_path / "profile", "--dump-dom")
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = report.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+    assert figures >= 2 + 4  # a small-multiples figure per book, then the usual charts
+    assert len(RENDERED_FIGURE.findall(result.stdout)) == figures
