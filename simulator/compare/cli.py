@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pmsim.simulator.build import Run
 
 EPILOG = """\
 modes:
@@ -73,7 +78,7 @@ def _compare(args: argparse.Namespace) -> int:
     runs = wire(config, choices, market)
     bars = []
 
-    def progress(run):  # noqa: ANN001, ANN202
+    def progress(run: Run) -> Callable[[int], object]:
         bar = _progress(run.market.n_bars, run.config.name)
         bars.append(bar)
         return bar.update

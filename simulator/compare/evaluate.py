@@ -15,6 +15,7 @@ time to expiry), so bars are evaluated one at a time, all books of a bar in one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -52,8 +53,10 @@ def judge(
     market: Market,
     series: pd.DataFrame,
     probe: ShockProbe | None,
+    progress: Callable[[int], None] | None = None,
 ) -> Judged:
-    """Evaluate ``regime`` on the observed ``states`` (``iso_label``: its shadow wallets, if isolated)."""
+    """Evaluate ``regime`` on the observed ``states`` (``iso_label``: its shadow wallets, if isolated);
+    ``progress(1)`` is called after each bar."""
     n_bars, n_configs = market.n_bars, states[0].qty.shape[0]
     equity = series["equity"].to_numpy(dtype=float).reshape(n_bars, n_configs)
     wallet = series["wallet"].to_numpy(dtype=float).reshape(n_bars, n_configs)
@@ -81,6 +84,8 @@ def judge(
             distance[t] = shock_distance(
                 qty, state.entry, wallet[t], marks.close[t], regime, closed, probe.direction
             )
+        if progress is not None:
+            progress(1)
     columns = {
         "im": im,
         "mm": mm,

@@ -82,7 +82,16 @@ def positions_mode(choices: Sequence[RegimeChoice], runs: Sequence[Run], progres
     outcomes = []
     for choice, run in zip(choices, runs, strict=True):
         iso = choice.label if choice.label in shadows else None
-        judged = judge(run.regime, choice.legend, iso, observer.states, run.market, simulation.series, probe)
+        judged = judge(
+            run.regime,
+            choice.legend,
+            iso,
+            observer.states,
+            run.market,
+            simulation.series,
+            probe,
+            progress(run),
+        )
         series = simulation.series.copy()
         for name, values in judged.columns.items():
             series[name] = values.reshape(-1)
