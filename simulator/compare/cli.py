@@ -12,12 +12,13 @@ if TYPE_CHECKING:
 
 EPILOG = """\
 modes:
-  rules      (default) the config runs once per regime, as `pmsim run` would with that [regime]: the same
-             sizing rules, so each regime's margin changes the positions; compare ROE, ROM, drawdown,
+  positions  (default) the book runs once under the FIRST regime listed (its IM check shapes the fills),
+             liquidation observed but never taken; every regime is judged on those identical positions:
+             IM, MM, MUR, buffer, free capital, stress distance, and the liquidations it would have
+             forced (events of kind would_liquidate)
+  rules      the config runs once per regime, as `pmsim run` would with that [regime]: the same sizing
+             rules, so each regime's margin changes the positions; compare ROE, ROM, drawdown,
              liquidations and ruin
-  positions  the book runs once under the FIRST regime listed, liquidation observed but not taken; every
-             regime is judged on those identical positions: IM, MM, MUR, buffer, free capital, stress
-             distance and the liquidations it would have forced (events of kind would_liquidate)
 
 what it writes (in --out, default runs/<config name>-compare):
   <regime>/           a run folder per regime (e.g. isolated/, cross/, portfolio-deribit/)
@@ -29,7 +30,7 @@ it must be new, or a comparison folder pmsim wrote (replaced only with --force).
 
 examples:
   pmsim compare examples/compare_basis.toml --regimes isolated,cross,portfolio:deribit,portfolio:okx
-  pmsim compare examples/compare_basis.toml --regimes cross,portfolio:deribit --mode positions --out cmp
+  pmsim compare examples/compare_basis.toml --regimes cross,portfolio:deribit --mode rules --out cmp
 """
 
 
@@ -51,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated regimes, name or name:preset, e.g. isolated,cross,portfolio:deribit",
     )
     parser.add_argument(
-        "--mode", choices=("rules", "positions"), default="rules", help="(default: %(default)s)"
+        "--mode", choices=("positions", "rules"), default="positions", help="(default: %(default)s)"
     )
     parser.add_argument("--out", type=Path, help="comparison folder (default: runs/<config name>-compare)")
     _add_force_option(parser)
@@ -84,7 +85,7 @@ def _compare(args: argparse.Namespace) -> int:
         return bar.update
 
     try:
-        mode = positions_mode if args.mode == "positions" else rules_mode
+        mode = rules_mode if args.mode == "rules" else positions_mode
         outcomes = mode(choices, runs, progress)
     finally:
         for bar in bars:

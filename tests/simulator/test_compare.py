@@ -160,7 +160,18 @@ def _small_example(tmp_path: Path, bars: int = 300) -> Path:
 def test_rules_mode_folders_match_separate_runs(tmp_path):
     config = _small_example(tmp_path, bars=200)
     assert (
-        main(["compare", str(config), "--regimes", "cross,portfolio:deribit", "--out", str(tmp_path / "cmp")])
+        main(
+            [
+                "compare",
+                str(config),
+                "--regimes",
+                "cross,portfolio:deribit",
+                "--mode",
+                "rules",
+                "--out",
+                str(tmp_path / "cmp"),
+            ]
+        )
         == 0
     )
     pm = config.read_text().replace(
