@@ -25,7 +25,7 @@ from pmsim.simulator.config import (
 )
 from pmsim.simulator.deployment import DrawdownStop, StagedDeployment
 from pmsim.simulator.engine.engine import Costs, ShockProbe, Simulation, simulate
-from pmsim.simulator.engine.policies import policy_for
+from pmsim.simulator.engine.policies import LiquidationPolicy, policy_for
 from pmsim.simulator.errors import ConfigError, DataError
 from pmsim.simulator.margin import make_regime
 from pmsim.simulator.margin.base import Regime
@@ -125,7 +125,10 @@ class Run:
     strategy: Strategy
     allocator: Allocator
 
-    def execute(self, progress: Callable[[int], None] | None = None) -> Simulation:
+    def execute(
+        self, progress: Callable[[int], None] | None = None, policy: LiquidationPolicy | None = None
+    ) -> Simulation:
+        """Simulate; ``policy`` replaces the regime's liquidation policy (``pmsim compare``'s observer)."""
         from threadpoolctl import threadpool_limits
 
         account = self.config.account
@@ -139,7 +142,7 @@ class Run:
                 account.wallet,
                 Costs(slippage=account.slippage, clearance_fee=account.clearance_fee),
                 progress,
-                policy_for(self.regime, account.liquidation, account.liquidation_price),
+                policy or policy_for(self.regime, account.liquidation, account.liquidation_price),
                 build_probe(self.config.stress, self.market),
             )
 
