@@ -28,9 +28,10 @@ class AdxTrend:
     threshold: float | list[float] = 25.0
     fraction: float | list[float] = 0.5
     leverage: float | list[float] = 2.0
-    symbols: tuple[str, ...] = ()
+    symbols: tuple[str, ...] | None = None
     name: str = "adx"
     columns_: np.ndarray = field(init=False, repr=False, default_factory=lambda: np.zeros(0, dtype=np.intp))
+    symbols_: tuple[str, ...] = field(init=False, repr=False, default=())  # traded, as resolved by prepare
 
     def __post_init__(self) -> None:
         sizes = {np.size(v) for v in (self.window, self.threshold, self.fraction, self.leverage)} - {1}
@@ -43,6 +44,10 @@ class AdxTrend:
         self.threshold_ = as_param(self.threshold, self._n, "threshold")
         self.fraction_ = as_param(self.fraction, self._n, "fraction")
         self.leverage_ = as_param(self.leverage, self._n, "leverage")
+        if self.symbols is not None and not self.symbols:
+            raise ConfigError(
+                "strategy.params.symbols is empty; name a symbol, or leave it out to trade every perpetual"
+            )
         if (self.window_ < 2).any() or (self.fraction_ < 0).any() or (self.leverage_ <= 0).any():
             raise ConfigError("adx: window must be >= 2, fraction >= 0 and leverage > 0")
 
@@ -59,7 +64,12 @@ class AdxTrend:
             raise ConfigError(
                 f"adx window {longest} needs more than {2 * longest} bars; the market has {market.n_bars}"
             )
-        symbols = self.symbols or tuple(market.symbols[k] for k in market.perpetual_columns())
+        symbols = (
+            self.symbols
+            if self.symbols is not None
+            else tuple(market.symbols[k] for k in market.perpetual_columns())
+        )
+        self.symbols_ = tuple(symbols)
         try:
             self.columns_ = np.array([market.column(s) for s in symbols], dtype=np.intp)
         except ConfigError as exc:
@@ -116,5 +126,5 @@ class AdxTrend:
             "threshold": self.threshold_.tolist(),
             "fraction": self.fraction_.tolist(),
             "leverage": self.leverage_.tolist(),
-            "symbols": list(self.symbols),
+            "symbols": list(self.symbols_),
         }

@@ -1,0 +1,33 @@
+"""Bad inputs found by trying pmsim as a new user would (QA pass after issues 7 and 8): one row each."""
+# ruff: noqa: E501  (one case per line)
+
+import pytest
+
+from tests.reliability.harness import Case, check
+
+BOOK = '[account]\nwallet = 10000\nas_of = "2024-09-27T08:00"\n[[positions]]\nsymbol = "BTCUSDT"\nqty = 1\nentry = 60000\nmark = 60000\n'
+RUN = ("run", "c.toml", "--out", "out")
+ADX = 'name = "a"\n[market]\nbars = 400\n[strategy]\nname = "adx"\n'
+
+# fmt: off
+CASES = [
+    Case("adx-window-empty-list", RUN, "strategy.params.window is an empty list", {"c.toml": ADX + "params = { window = [] }\n"}),
+    Case("adx-symbols-empty-list", RUN, "strategy.params.symbols is empty", {"c.toml": ADX + "params = { symbols = [] }\n"}),
+    Case("stress-shock-zero", ("stress", "b.toml", "--shock", "BTC=0%"), "is no move; a shock is non-zero", {"b.toml": BOOK}),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_bad_input(case, tmp_path):
+    check(case, tmp_path)
+
+
+def test_adx_summary_names_the_symbols_it_traded():
+    """Left out, ``symbols`` means every perpetual; the summary said ``[]`` while both were traded."""
+    from pmsim.simulator.market.synthetic import generate_market
+    from pmsim.strategies.adx import AdxTrend
+
+    strategy = AdxTrend(window=5)
+    strategy.prepare(generate_market(seed=7, bars=40))
+    assert strategy.describe()["symbols"] == ["BTCUSDT", "ETHUSDT"]
