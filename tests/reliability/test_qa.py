@@ -7,12 +7,17 @@ from tests.reliability.harness import Case, check
 
 BOOK = '[account]\nwallet = 10000\nas_of = "2024-09-27T08:00"\n[[positions]]\nsymbol = "BTCUSDT"\nqty = 1\nentry = 60000\nmark = 60000\n'
 RUN = ("run", "c.toml", "--out", "out")
+KLINES = "open_time,open,high,low,close,volume\n1704067200000,1,1,1,1,{v}\n1704070800000,1,1,1,1,1\n"
 ADX = 'name = "a"\n[market]\nbars = 400\n[strategy]\nname = "adx"\n'
 
 # fmt: off
 CASES = [
     Case("adx-window-empty-list", RUN, "strategy.params.window is an empty list", {"c.toml": ADX + "params = { window = [] }\n"}),
     Case("adx-symbols-empty-list", RUN, "strategy.params.symbols is empty", {"c.toml": ADX + "params = { symbols = [] }\n"}),
+    Case("data-list-cache-missing", ("data", "list", "--cache", "nope"), "nope: --cache is not a folder"),
+    Case("data-list-cache-is-a-file", ("data", "list", "--cache", "f"), "f: --cache is not a folder", {"f": "x"}),
+    Case("data-import-negative-volume", ("data", "import", "d", "--cache", "c"), "row 2: volume = -1.0 is not a count", {"d/binance-um/klines/1h/BTCUSDT.csv": KLINES.format(v=-1)}),
+    Case("data-import-inf-volume", ("data", "import", "d", "--cache", "c"), "row 2: volume = inf is not a count", {"d/binance-um/klines/1h/BTCUSDT.csv": KLINES.format(v="inf")}),
     Case("stress-shock-zero", ("stress", "b.toml", "--shock", "BTC=0%"), "is no move; a shock is non-zero", {"b.toml": BOOK}),
 ]
 # fmt: on
