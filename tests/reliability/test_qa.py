@@ -1,7 +1,10 @@
 """Bad inputs found by trying pmsim as a new user would (QA pass after issues 7 and 8): one row each."""
 # ruff: noqa: E501  (one case per line)
 
+from pathlib import Path
+
 import pytest
+from pmsim.simulator.results import FILES
 
 from tests.reliability.harness import Case, check
 
@@ -9,6 +12,14 @@ BOOK = '[account]\nwallet = 10000\nas_of = "2024-09-27T08:00"\n[[positions]]\nsy
 RUN = ("run", "c.toml", "--out", "out")
 KLINES = "open_time,open,high,low,close,volume\n1704067200000,1,1,1,1,{v}\n1704070800000,1,1,1,1,1\n"
 ADX = 'name = "a"\n[market]\nbars = 400\n[strategy]\nname = "adx"\n'
+
+
+def fake_run(folder: Path) -> None:
+    """A folder with a run's files (contents never read: the refusals come first)."""
+    folder.mkdir(parents=True)
+    for name in FILES:
+        (folder / name).write_text("{}")
+
 
 # fmt: off
 CASES = [
@@ -18,6 +29,9 @@ CASES = [
     Case("data-list-cache-is-a-file", ("data", "list", "--cache", "f"), "f: --cache is not a folder", {"f": "x"}),
     Case("data-import-negative-volume", ("data", "import", "d", "--cache", "c"), "row 2: volume = -1.0 is not a count", {"d/binance-um/klines/1h/BTCUSDT.csv": KLINES.format(v=-1)}),
     Case("data-import-inf-volume", ("data", "import", "d", "--cache", "c"), "row 2: volume = inf is not a count", {"d/binance-um/klines/1h/BTCUSDT.csv": KLINES.format(v="inf")}),
+    Case("report-same-run-twice", ("report", "runs/a", "./runs/a/", "--out", "r.html"), "run folder runs/a is given twice", setup=lambda root: fake_run(root / "runs" / "a")),
+    Case("report-of-the-runs-folder", ("report", "runs", "--out", "r.html"), "it holds run folders, name them: runs/a", setup=lambda root: fake_run(root / "runs" / "a")),
+    Case("report-of-a-missing-folder", ("report", "nope", "--out", "r.html"), "nope is not a complete run folder (not a folder)"),
     Case("stress-shock-zero", ("stress", "b.toml", "--shock", "BTC=0%"), "is no move; a shock is non-zero", {"b.toml": BOOK}),
 ]
 # fmt: on
