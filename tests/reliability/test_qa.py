@@ -50,3 +50,11 @@ def test_adx_summary_names_the_symbols_it_traded():
     strategy = AdxTrend(window=5)
     strategy.prepare(generate_market(seed=7, bars=40))
     assert strategy.describe()["symbols"] == ["BTCUSDT", "ETHUSDT"]
+
+
+def test_the_buffer_definition_claims_no_rule_the_run_did_not_name():
+    """Allocator rules are opt-in (issue 8); the page said a floor of 1.2 always held."""
+    from pmsim.reports.sections import definitions
+
+    page = definitions([])
+    assert "below 1.2" not in page and "buffer_floor" in page
