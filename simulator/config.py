@@ -23,6 +23,7 @@ from pmsim.simulator.tomlfile import read_toml
 DEFAULT_BARS = 8760
 MAX_HISTORY_BARS = 10**8  # hourly bars for 11,000 years: a longer window is a typo, not a request
 MAX_NAME = 100
+SYNTHETIC_PERPETUALS = ("BTCUSDT", "ETHUSDT")  # the synthetic market's perpetuals (plus their quarterlies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ class MarketConfig:
     bars: int | None = None
     end: Instant | None = None
     data: str | None = None
-    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    symbols: tuple[str, ...] = SYNTHETIC_PERPETUALS
 
     def __post_init__(self) -> None:
         if self.kind == "history" and not self.data:
@@ -80,6 +81,11 @@ class MarketConfig:
                 raise ConfigError(
                     "market.end applies to history (market.data or --data); the synthetic market "
                     "runs market.bars hourly bars from market.start"
+                )
+            if set(self.symbols) != set(SYNTHETIC_PERPETUALS):  # refused rather than ignored, like end
+                raise ConfigError(
+                    f"market.symbols applies to history (market.data or --data); the synthetic market "
+                    f"always lists {', '.join(SYNTHETIC_PERPETUALS)}: leave market.symbols out"
                 )
             return self
         if self.end is not None:

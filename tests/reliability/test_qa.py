@@ -32,6 +32,8 @@ CASES = [
     Case("report-same-run-twice", ("report", "runs/a", "./runs/a/", "--out", "r.html"), "run folder runs/a is given twice", setup=lambda root: fake_run(root / "runs" / "a")),
     Case("report-of-the-runs-folder", ("report", "runs", "--out", "r.html"), "it holds run folders, name them: runs/a", setup=lambda root: fake_run(root / "runs" / "a")),
     Case("report-of-a-missing-folder", ("report", "nope", "--out", "r.html"), "nope is not a complete run folder (not a folder)"),
+    Case("synthetic-symbols-lower-case", RUN, "market.symbols applies to history", {"c.toml": 'name = "a"\n[market]\nbars = 48\nsymbols = ["btcusdt"]\n'}),
+    Case("synthetic-symbols-without-held-btc", RUN, "market.symbols applies to history", {"c.toml": 'name = "a"\n[market]\nbars = 48\nsymbols = ["ETHUSDT"]\n[strategy]\nname = "hold"\nparams = { positions = { BTCUSDT = 0.1 } }\n'}),
     Case("stress-shock-zero", ("stress", "b.toml", "--shock", "BTC=0%"), "is no move; a shock is non-zero", {"b.toml": BOOK}),
 ]
 # fmt: on
