@@ -60,6 +60,11 @@ class MarketConfig:
             object.__setattr__(self, "end", f"{end}T23:00:00" if whole_day else end)
             if np.datetime64(self.end) < np.datetime64(self.start):
                 raise ConfigError(f"market.end {self.end} is before market.start {self.start}")
+            if np.datetime64(self.end) < np.datetime64(self.start) + np.timedelta64(1, "h"):  # as bars >= 2
+                raise ConfigError(
+                    f"market.end {self.end} leaves one bar after market.start {self.start}; a run needs at "
+                    "least 2 (a book fills at the next bar's open)"
+                )
         elif self.bars is None:
             object.__setattr__(self, "bars", DEFAULT_BARS)
         if self.bars is not None and self.bars < 2:
