@@ -61,3 +61,20 @@ def test_the_buffer_definition_claims_no_rule_the_run_did_not_name():
 
     page = definitions([])
     assert "below 1.2" not in page and "buffer_floor" in page
+
+
+def test_a_runs_own_report_names_no_temporary_folder(tmp_path):
+    """``run --report`` renders inside the writer's temporary folder; the page showed that vanished path."""
+    import re
+    import subprocess
+
+    from tests.reliability.harness import GOOD_CONFIG, pmsim_command, pmsim_env
+
+    (tmp_path / "c.toml").write_text(GOOD_CONFIG)
+    done = subprocess.run(
+        pmsim_command("run", "c.toml", "--out", "out", "--report"), cwd=tmp_path, env=pmsim_env()
+    )
+    assert done.returncode == 0
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"pmsim-\w+\.tmp", page)
+    assert "<code>.</code>" in page  # the run is the folder the report sits in
