@@ -50,6 +50,10 @@ class AdxTrend:
             )
         if (self.window_ < 2).any() or (self.fraction_ < 0).any() or (self.leverage_ <= 0).any():
             raise ConfigError("adx: window must be >= 2, fraction >= 0 and leverage > 0")
+        if ((self.threshold_ < 0) | (self.threshold_ > 100)).any():  # ADX lies in [0, 100]
+            raise ConfigError(
+                f"strategy.params.threshold must be in [0, 100] (ADX's range), got {self.threshold_.tolist()}"
+            )
 
     @property
     def n_configs(self) -> int:

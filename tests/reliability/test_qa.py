@@ -35,6 +35,8 @@ CASES = [
     Case("synthetic-symbols-lower-case", RUN, "market.symbols applies to history", {"c.toml": 'name = "a"\n[market]\nbars = 48\nsymbols = ["btcusdt"]\n'}),
     Case("synthetic-symbols-without-held-btc", RUN, "market.symbols applies to history", {"c.toml": 'name = "a"\n[market]\nbars = 48\nsymbols = ["ETHUSDT"]\n[strategy]\nname = "hold"\nparams = { positions = { BTCUSDT = 0.1 } }\n'}),
     Case("history-window-of-one-bar", (*RUN, "--data", "nodata", "--start", "2024-03-01T00:00", "--end", "2024-03-01T00:00"), "leaves one bar after market.start", {"c.toml": 'name = "a"\n[strategy]\nname = "hold"\nparams = { positions = { BTCUSDT = 1 } }\n'}),
+    Case("adx-threshold-negative", RUN, "strategy.params.threshold must be in [0, 100]", {"c.toml": ADX + "params = { threshold = -5 }\n"}),
+    Case("adx-threshold-above-100", RUN, "strategy.params.threshold must be in [0, 100]", {"c.toml": ADX + "params = { threshold = [25, 250] }\n"}),
     Case("stress-shock-zero", ("stress", "b.toml", "--shock", "BTC=0%"), "is no move; a shock is non-zero", {"b.toml": BOOK}),
 ]
 # fmt: on
