@@ -234,6 +234,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from pmsim.reports import build_report
+    from pmsim.simulator.errors import RunError
 
+    seen = [Path(run).resolve() for run in args.runs]
+    twice = next((run for run, key in zip(args.runs, seen, strict=True) if seen.count(key) > 1), None)
+    if twice is not None:  # the page would show one run as two
+        raise RunError(f"run folder {twice} is given twice; name each run once")
     print(build_report(args.runs, args.out))
     return 0

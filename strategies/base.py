@@ -78,6 +78,8 @@ def as_param(values: float | list[float] | np.ndarray, n: int, name: str) -> np.
     from pmsim.simulator.errors import ConfigError
 
     arr = np.atleast_1d(np.asarray(values, dtype=float))
+    if arr.size == 0:
+        raise ConfigError(f"strategy.params.{name} is an empty list; give a number or a list of numbers")
     if arr.size == 1:
         return np.full(n, arr[0])
     if arr.size != n:

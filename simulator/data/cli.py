@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
         "data",
         help="fetch, import, list and validate real market history",
         description="Real Binance history in a local Parquet cache: fetch it, import it, inspect it.",
-        epilog="Then run anything on it with `--data DIR`, e.g. `pmsim run --data datasets/cache`.",
+        epilog="Then run on it with `--data DIR`, e.g. `pmsim run CONFIG.toml --data datasets/cache`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = data.add_subparsers(title="data commands", metavar="COMMAND", parser_class=type(data))
@@ -228,9 +228,15 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from pmsim.simulator.errors import DataError
+
     cache = _cache(args)
+    if args.cache is not None and not cache.root.is_dir():  # a typo or a file is no empty cache
+        raise DataError(
+            "--cache is not a folder; give the folder `pmsim data import/fetch` wrote", file=cache.root
+        )
     if not cache.holds_anything():
-        print(f"the cache {cache.root} is empty: try `pmsim data import DIR` or `pmsim data fetch ...`")
+        print(f"{cache.root} holds no pmsim cache: try `pmsim data import DIR` or `pmsim data fetch ...`")
         return 0
     with cache.reading():
         series = cache.keys()
