@@ -170,9 +170,11 @@ def test_the_check_uses_the_brackets_in_force_at_the_fill(brackets_2021):
     )
     books = BracketBook([*brackets_2021.tables, later], "test")
     regime = CrossRegime(tuple(instrument_for(s, taker_fee=FEE) for s in SYMBOLS), books, leverage=10.0)
-    account = book(1000.0)
+    # hold 10 BTC (IM 100 at 10x, 200 at 5x) and buy 190 more: fee 0.0005 * 190 * 100 = 9.5,
+    # room = 1000 - 9.5 - 100 = 890.5 for an extra 2000 - 100 = 1900
+    account = book(1000.0, qty=(10.0, 0.0))
     events = fill(regime, account, [200.0, 0.0], collateral=1000.0)
-    assert events[events.kind == "cut"].amount.tolist() == pytest.approx([0.495])
+    assert events[events.kind == "cut"].amount.tolist() == pytest.approx([890.5 / 1900])
 
 
 def test_engine_applies_the_check_with_no_allocator_rule(brackets_2021):
