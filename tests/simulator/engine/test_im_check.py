@@ -149,6 +149,16 @@ def test_books_of_a_batch_are_checked_one_by_one(regime):
     assert cut.config.tolist() == [0] and cut.amount.tolist() == pytest.approx([0.495])
 
 
+def test_a_book_that_only_reduces_is_never_rejected_beside_one_that_adds(regime):
+    # book 0 buys 50 BTC (fits); book 1 cuts 95 BTC to 40 while its collateral (300) is below even the
+    # reduced IM (400): the reduction fills, and neither book gets a cut or a rejection
+    account = book(1000.0, 1000.0)
+    account.qty[1, 0], account.entry[1, 0] = 95.0, 100.0
+    events = fill(regime, account, [[50.0, 0.0], [40.0, 0.0]], collateral=[1000.0, 300.0])
+    assert account.qty[:, 0].tolist() == [50.0, 40.0]
+    assert list(events.kind) == ["fill", "fill"]
+
+
 def test_an_unlisted_instrument_is_not_traded(regime):
     account = book(1000.0)
     events = fill(regime, account, [10.0, 10.0], collateral=1000.0, listed=(True, False))
