@@ -22,7 +22,7 @@ what it writes (in --out, default ./pmsim-out):
 examples:
   pmsim demo
   pmsim demo --out /tmp/demo --seed 11
-  pmsim demo --data ../shared/data --start 2024-01-01 --end 2024-06-30   # real history instead
+  pmsim demo --data ~/binance-data --start 2024-01-01 --end 2024-06-30   # real history instead
 """
 
 RUN_EPILOG = """\
@@ -38,7 +38,7 @@ window outside the data is an error naming the data's range. Dates may carry an 
 
 examples:
   pmsim run examples/adx_cross.toml --out runs/adx
-  pmsim run examples/adx_cross.toml --data ../shared/data --start 2021-01-01 --end 2021-06-30
+  pmsim run examples/adx_cross.toml --data ~/binance-data --start 2021-01-01 --end 2021-06-30
   pmsim report runs/adx runs/hold --out runs/report.html
 """
 

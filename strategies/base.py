@@ -85,5 +85,3 @@ def as_param(values: float | list[float] | np.ndarray, n: int, name: str) -> np.
     if arr.size != n:
         raise ConfigError(f"strategy parameter {name} has {arr.size} values; expected 1 or {n}")
     return arr
-
-
