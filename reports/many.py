@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +104,8 @@ def is_many(runs: Sequence[RunView]) -> bool:
 
 def varying_axes(summary: Mapping[str, Any], books: int) -> dict[str, list]:
     """The parameters that differ across a run's ``books``: strategy lists (``window``), allocator rule
-    parameters (``mur_cap.cap``) and regime parameters (``regime.leverage``) with one value per book."""
+    parameters (``mur_cap.cap``) and regime parameters (``regime.leverage``) with one value per book;
+    when these give fewer than two, also the ``key=value`` words of the book labels."""
     found: dict[str, list] = {}
 
     def visit(prefix: str, params: Mapping[str, Any]) -> None:
@@ -118,7 +120,27 @@ def varying_axes(summary: Mapping[str, Any], books: int) -> dict[str, list]:
         if isinstance(rule, dict):
             visit(f"{rule.get('rule', 'allocator')}.", rule)
     visit("regime.", summary.get("regime") or {})
+    if len(found) < 2:  # a strategy that does not describe its books as lists: its labels' key=value words
+        words = [dict(LABEL_WORD.findall(str(label))) for label in summary.get("labels") or []]
+        if len(words) == books:
+            for key in dict.fromkeys(k for w in words for k in w):
+                values = [_number(w.get(key)) for w in words]
+                if key not in found and None not in values and len(set(values)) > 1:
+                    found[key] = values
     return found
+
+
+LABEL_WORD = re.compile(r"([A-Za-z_][\w.]*)=([^\s,;]+)")
+
+
+def _number(text: str | None) -> object:
+    """A label's value as a number when it reads as one (``24``, ``0.5``), else the text."""
+    if text is None:
+        return None
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return text
 
 
 def rank(rows: pd.DataFrame, metric: str, k: int = TOP_K) -> list[Hashable]:

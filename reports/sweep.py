@@ -46,7 +46,7 @@ def about_section(about: Mapping[str, Any], name: str, points: int, axes: Sequen
         "symbols": [str(s) for s in market.get("symbols", [])],
         **regime_fields(regime, regime.get("preset")),
         "rules": rule_lines(about.get("allocator")),
-        "notes": note_lines(market.get("notes")),
+        "notes": note_lines(market["notes"]) if "notes" in market else ["not given with this sweep's rows"],
         "start": _when(market.get("start")),
         "end": _when(market.get("end")),
         "bars": bars if bars is not None else "?",

@@ -155,6 +155,14 @@ def test_axes_are_the_parameters_that_vary_across_books():
     }
 
 
+def test_axes_fall_back_to_the_key_value_words_of_the_labels():
+    summary = {
+        "strategy": {"name": "hold", "size": 1.0},
+        "labels": ["hold n=1 f=0.5", "hold n=2 f=0.5", "hold n=3 f=1"],
+    }
+    assert many.varying_axes(summary, 3) == {"n": [1, 2, 3], "f": [0.5, 0.5, 1]}
+
+
 def test_the_header_states_notes_preset_and_its_assumptions_and_caps_long_lists(grid_page):
     header = grid_page[grid_page.index('id="what-ran"') : grid_page.index('id="results"')]
     assert "<dt>Preset</dt><dd>deribit" in header and "margin-rules.md §4.2" in header
