@@ -281,6 +281,10 @@ def results_table(res: Results) -> str:
         {"key": c.key, "title": c.title, "kind": c.kind, "help": metrics.definition(c.key)}
         for c in res.metrics
     ]
+    if "rom_flag" in res.rows:
+        columns.append(
+            {"key": "rom_flag", "title": "ROM flag", "kind": "text", "help": metrics.definition("rom_flag")}
+        )
     keys = [c["key"] for c in columns]
     table = res.rows[keys].astype(object).where(res.rows[keys].notna(), None)
     rows = [[_cell(v) for v in row] for row in table.itertuples(index=False, name=None)]
