@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from markupsafe import Markup
-from plotly.subplots import make_subplots
 from pmsim.reports.frames import ConfigView, RunView, with_utc_time
 from pmsim.reports.render import figure_html, render, section_html
 from pmsim.reports.sections import equity_figure, mur_figure
@@ -350,7 +349,8 @@ def heatmaps(res: Results) -> str:
 
 
 def frontier_figure(res: Results) -> go.Figure:
-    """ROE against max MUR and against min buffer, survivors and ruined books as two legend entries."""
+    """ROE against max MUR (or, by a button, min buffer): survivors and ruined books as two legend
+    entries. One panel is drawn at a time; thousands of points in two SVG panels load twice as slowly."""
     rows = res.rows
     roe = pd.to_numeric(rows["roe"], errors="coerce").astype(float) * 100
     ruined = rows["ruined"].fillna(False).astype(bool) if "ruined" in rows else pd.Series(False, rows.index)
@@ -359,7 +359,7 @@ def frontier_figure(res: Results) -> go.Figure:
         for k, t, s in (("max_mur", "max MUR (%)", 100.0), ("min_buffer", "min buffer (×)", 1.0))
         if k in rows
     ]
-    fig = make_subplots(rows=1, cols=max(len(panels), 1), shared_yaxes=True, horizontal_spacing=0.06)
+    fig = go.Figure()
     for p, (key, title, scale) in enumerate(panels):
         x = pd.to_numeric(rows[key], errors="coerce").astype(float) * scale
         for dead, name, marker in (
@@ -373,21 +373,39 @@ def frontier_figure(res: Results) -> go.Figure:
                 text=rows.loc[keep, "book"].astype(str).tolist(),
                 mode="markers",
                 name=name,
-                legendgroup=name,
-                showlegend=p == 0,
+                visible=p == 0,
                 marker=marker,
                 hovertemplate="%{text}<br>ROE %{y:.2f}%<br>" + title + " %{x:.3g}<extra></extra>",
-                row=1,
-                col=p + 1,
             )
-        fig.update_xaxes(title_text=title, row=1, col=p + 1)
-    fig.update_yaxes(title_text="ROE (%)", row=1, col=1)
+    buttons = [
+        {
+            "label": f"ROE vs {title.split(' (')[0]}",
+            "method": "update",
+            "args": [
+                {"visible": [q == p for q in range(len(panels)) for _ in range(2)]},
+                {"xaxis.title.text": title},
+            ],
+        }
+        for p, (_, title, _) in enumerate(panels)
+    ]
     fig.update_layout(
         template="plotly_white",
         height=440,
         hovermode="closest",
-        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        margin={"l": 60, "r": 20, "t": 40, "b": 50},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        xaxis_title=panels[0][1] if panels else "",
+        yaxis_title="ROE (%)",
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "right",
+                "x": 1,
+                "xanchor": "right",
+                "y": 1.1,
+                "buttons": buttons,
+            }
+        ],
     )
     return fig
 
@@ -402,9 +420,9 @@ def frontier(res: Results) -> str:
         if key in res.rows
     }
     note = (
-        "One point per book; ruined books are marked × in red (their ROE is -100 %). Up and to the left "
-        "(less margin used for more return) is better on the MUR panel; up and to the right on the buffer "
-        "panel. Left out where the value is infinite or undefined: "
+        "One point per book; ruined books are marked × in red (their ROE is -100 %). The buttons switch "
+        "between max MUR (up and to the left is better: more return for less margin) and min buffer (up "
+        "and to the right is better). Left out where the value is infinite or undefined: "
         + ", ".join(f"{key} {n}" for key, n in hidden.items())
         + "."
     )

@@ -100,11 +100,12 @@ def test_top_paths_are_the_ten_best_books_by_roe(grid):
 
 
 def _legends(page: str) -> list[int]:
-    """Legend entries of every plotly figure on the page (traces not hidden from the legend)."""
+    """Legend entries of every plotly figure on the page as drawn (visible traces not hidden from it)."""
     counts = []
     for match in re.finditer(r'Plotly\.newPlot\(\s*"[^"]+",\s*', page):
         data, _ = json.JSONDecoder().raw_decode(page, match.end())
-        counts.append(sum(1 for trace in data if trace.get("showlegend", True)))
+        shown = [t for t in data if t.get("showlegend", True) and t.get("visible", True) is not False]
+        counts.append(len(shown))
     return counts
 
 
