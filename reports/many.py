@@ -392,7 +392,7 @@ def frontier_figure(res: Results) -> go.Figure:
         template="plotly_white",
         height=440,
         hovermode="closest",
-        margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        margin={"l": 60, "r": 20, "t": 70, "b": 50},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         xaxis_title=panels[0][1] if panels else "",
         yaxis_title="ROE (%)",
