@@ -402,7 +402,7 @@ def frontier_figure(res: Results) -> go.Figure:
                 "direction": "right",
                 "x": 1,
                 "xanchor": "right",
-                "y": 1.1,
+                "y": 1.2,
                 "buttons": buttons,
             }
         ],
