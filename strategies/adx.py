@@ -223,7 +223,7 @@ class AdxTrend:
             "leverage": self.leverage_.tolist(),
             "stop_loss": self.stop_loss_.tolist(),
             "trailing_stop": self.trailing_stop_.tolist(),
-            "symbols": list(self.symbols_),
+            "symbols": list(self.symbols_ or self.symbols or ()),  # as traded once prepared
         }
 
 

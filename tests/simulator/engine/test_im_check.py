@@ -12,6 +12,7 @@ from pmsim.simulator.engine.account import Account
 from pmsim.simulator.engine.engine import Costs, simulate
 from pmsim.simulator.engine.events import EventLog
 from pmsim.simulator.engine.fills import apply_fills
+from pmsim.simulator.engine.policies import AccountWide
 from pmsim.simulator.margin.brackets import BracketBook, BracketTable
 from pmsim.simulator.margin.cross import CrossRegime
 from pmsim.simulator.market.handmade import handmade_market
@@ -36,8 +37,19 @@ def book(*wallets: float, qty: tuple[float, float] = (0.0, 0.0)) -> Account:
     return account
 
 
+class Collateral(AccountWide):
+    """Account-wide margin backed by a fixed collateral [S] instead of the account's equity."""
+
+    def __init__(self, collateral: np.ndarray) -> None:
+        super().__init__()
+        self.fixed = collateral
+
+    def free_margin(self, account, reduced, price, mark, regime, when):
+        return self.fixed - self.margin_of(reduced, price, mark, regime, when)
+
+
 def fill(regime, account, target, collateral, slippage=0.0, listed=(True, True)):
-    """Apply one bar's fills at price 100 for every instrument; returns the event table."""
+    """Apply one bar's fills at price 100 for every instrument, backed by ``collateral``; returns the events."""
     log = EventLog()
     price = np.full(len(SYMBOLS), 100.0)
     apply_fills(
@@ -52,7 +64,7 @@ def fill(regime, account, target, collateral, slippage=0.0, listed=(True, True))
         WHEN,
         0,
         log,
-        np.broadcast_to(np.asarray(collateral, dtype=float), account.wallet.shape).copy(),
+        Collateral(np.broadcast_to(np.asarray(collateral, dtype=float), account.wallet.shape).copy()),
     )
     return log.table(np.array([WHEN]), SYMBOLS)
 
