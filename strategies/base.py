@@ -63,6 +63,29 @@ class Strategy(Protocol):
     def describe(self) -> dict[str, object]: ...
 
 
+@dataclass(frozen=True)
+class StrategyEvent:
+    """Something a strategy did at the bar it just decided (a stop, a roll, a basis entry or exit).
+
+    ``books`` are the parameter-set indices it concerns; ``amount`` is one number per book (or one for all).
+    The engine drains these right after ``decide`` and records them on the account column at that bar, the
+    note prefixed with the sleeve name. Kinds in use: ``stop`` (note ``stop_loss``/``trailing_stop``),
+    ``roll`` (note ``roll OLD -> NEW``), ``entry``/``exit`` (note with the reason).
+    """
+
+    kind: str
+    books: np.ndarray
+    amount: np.ndarray | float
+    note: str
+
+
+@runtime_checkable
+class EmitsEvents(Protocol):
+    """Optional: a strategy that reports what it did returns (and forgets) its events since the last call."""
+
+    def drain_events(self) -> list[StrategyEvent]: ...
+
+
 def as_param(values: float | list[float] | np.ndarray, n: int, name: str) -> np.ndarray:
     """Broadcast a scalar or length-n parameter to a float array of length n."""
     from pmsim.simulator.errors import ConfigError
