@@ -71,6 +71,7 @@ class Simulation:
     events: pd.DataFrame
     account: Account
     notes: tuple[str, ...] = ()
+    ledger: Ledger | None = None  # the sleeves' positions and PnL (runs with more than one sleeve)
 
 
 def simulate(
@@ -225,6 +226,7 @@ def simulate(
         log.table(market.times, market.symbols),
         account,
         (*marks.notes, policy.describe()),
+        ledger,
     )
 
 

@@ -18,9 +18,11 @@ IM check. The ledger then splits what the account did, reading the event log (``
 - **bankruptcy loss** (the insurance fund's cover, wherever the account took it): shared in proportion
   to the sleeves' realised losses so far (equally when none lost).
 Per-sleeve average-entry accounting (``apply_trades`` on a ``[G x S, N]`` account) gives each sleeve's
-realised PnL; its PnL is ``realised + upnl - fees - funding + bankruptcy share``. The account's
-positions are the sum of the sleeves' (set after every step), so the sums hold exactly for positions
-and to rounding for PnL, fees and funding.
+realised PnL; its PnL is ``realised + upnl - fees - funding + bankruptcy share``. The account is never
+changed by the ledger (its fills are the fills of one strategy asking the summed target); after every
+step the rounding between its positions and the sleeves' sum goes to the largest holder, so positions
+sum to the account's to the last bit of that holding (sleeves that offset each other cannot always sum
+to every float exactly), PnL, fees and funding to rounding.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pmsim.simulator.margin.base import Regime
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.numeric import zero_nan
 from pmsim.strategies.base import BarView, EmitsEvents, Strategy
+
+RECONCILE_PASSES = 4
 
 
 @dataclass(eq=False)
@@ -130,7 +134,7 @@ class Ledger:
     ) -> None:
         """Attribute the events logged since the last call (``fill_step = (tradable[N], open[N])``: fills).
 
-        Afterwards the account's positions are the sum of the sleeves' (exactly).
+        Afterwards the sleeves' positions sum to the account's (``_reconcile``).
         """
         chunks = log.since(self.cursor)
         self.cursor = log.cursor
@@ -142,12 +146,22 @@ class Ledger:
                 self._scale(chunk)
             elif chunk.kind == "funding":
                 self._funding(chunk)
-        flat = account.qty == 0  # closed in full by the account: no sleeve keeps a rounding residue
-        if flat.any():
-            self.book.qty = np.where(np.tile(flat, (self.shape[0], 1)), 0.0, self.book.qty)
-            self.book.entry = np.where(self.book.qty == 0, 0.0, self.book.entry)
-        account.qty = self.qty.sum(axis=0)
+        self._reconcile(account.qty)
         self._bankruptcy(account.bankruptcy_loss - self.totals("bankruptcy_loss").sum(axis=0))
+
+    def _reconcile(self, qty: np.ndarray) -> None:
+        """Give the rounding left between the account's positions and the sleeves' sum to the largest
+        holder, until the sum is exact or a pass changes nothing more."""
+        g, s, n = self.shape
+        rows = np.arange(s)[:, None], np.arange(n)[None, :]
+        for _ in range(RECONCILE_PASSES):
+            rest = qty - self.qty.sum(axis=0)
+            if not rest.any():
+                return
+            largest = np.argmax(np.abs(self.qty), axis=0)
+            own = self.qty.copy()
+            own[largest, *rows] += rest
+            self.book.qty = own.reshape(g * s, n)
 
     def _grid(self, chunk: Chunk, values: np.ndarray) -> np.ndarray:
         out = np.zeros(self.shape[1:])
@@ -182,8 +196,11 @@ class Ledger:
         total = self.qty.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(total != 0, closing / total, 0.0)
+        # closed in full (to rounding, after earlier partial passes): no sleeve keeps a residue
+        closed = np.isclose(closing, -total, rtol=1e-12, atol=0.0) & (total != 0)
+        dq = np.where(closed, -self.qty, self.qty * factor)
         fee = self._grid(chunk, chunk.amount) if chunk.kind == "liquidation" else np.zeros(self.shape[1:])
-        self._trade(self.qty * factor, self._grid(chunk, chunk.price), fee, closing)
+        self._trade(dq, self._grid(chunk, chunk.price), fee, closing)
 
     def _funding(self, chunk: Chunk) -> None:
         payment = self._grid(chunk, chunk.amount)
