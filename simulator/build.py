@@ -124,7 +124,8 @@ def per_book(value: Any, n: int | None, key: str) -> Any:
         return np.asarray(value) if n is not None else value
     if len(value) == 1:
         return np.full(n, value[0])
-    raise ConfigError(f"{key} has {len(value)} values; expected 1 or {n} (one per book)")
+    expected = "1 (the run has one book)" if n == 1 else f"1 or {n} (one per book)"
+    raise ConfigError(f"{key} has {len(value)} values; expected {expected}")
 
 
 def per_book_stages(stages: Any, n: int | None, key: str) -> Any:

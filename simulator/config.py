@@ -111,7 +111,7 @@ class StrategyConfig:
 
 RULE_KEYS = ("stop_drawdown", "stages", "rebalance_band", "buffer_floor", "mur_cap")
 PerBook = float | tuple[float, ...]  # one value for every book, or one per book (a list over S)
-StageLists = tuple[float, ...] | tuple[tuple[float, ...], ...]  # one stage list, or one per book
+StageLists = tuple[float | tuple[float, ...], ...]  # one stage list, or one per book (never mixed)
 SLEEVE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -31,7 +31,10 @@ StageList = Sequence[float] | Sequence[Sequence[float]]
 
 def stage_table(stages: StageList, where: str) -> tuple[np.ndarray, np.ndarray]:
     """(shares ``[B, K]`` padded with each book's last share, counts ``[B]``) from one list or B lists."""
-    books = [list(stages)] if not len(stages) or np.ndim(stages[0]) == 0 else [list(s) for s in stages]
+    nested = [np.ndim(s) > 0 for s in stages]
+    if any(nested) and not all(nested):
+        raise ConfigError(f"{where} mixes numbers and lists; give one stage list, or one list per book")
+    books = [list(s) for s in stages] if any(nested) else [list(stages)]
     for book in books:
         shares = np.asarray(book, dtype=float)
         if shares.size == 0 or np.any(shares <= 0) or np.any(shares > 1) or np.any(np.diff(shares) <= 0):
