@@ -1,8 +1,8 @@
 """The per-sleeve attribution section: what each sleeve of an account made, paid and used.
 
 Only runs with more than one sleeve have ``{column}@{sleeve}`` series columns (``simulator.results``);
-the section is empty otherwise. PnL per sleeve is its realised + unrealised PnL - fees - funding + its
-share of any bankruptcy loss, so the sleeves' PnL sums to the account's equity - deposits.
+otherwise the section says so in one line. PnL per sleeve is its realised + unrealised PnL - fees -
+funding + its share of any bankruptcy loss, so the sleeves' PnL sums to the account's equity - deposits.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def sleeve_attribution(runs: Sequence[RunView]) -> str:
                         line={"color": COLORS[k % len(COLORS)], "width": 1.6},
                     )
     if not rows:
-        return ""
+        body = Markup("<p>Every run here has one sleeve: its PnL is the account's.</p>")
+        return section_html("sleeves", "Sleeves", body)
     table = render(
         "table.j2",
         columns=["Run", "Config", "Sleeve", "PnL", "Fees", "Funding", "Mean IM", "Max IM", "Last budget"],
