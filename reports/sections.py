@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
+from pmsim.reports.basis import basis_pnl
 from pmsim.reports.frames import ConfigView, RunView, all_configs, downsample
 from pmsim.reports.render import base_figure, figure_html, render, section_html
 from pmsim.reports.sleeves import sleeve_attribution
@@ -308,6 +309,7 @@ SECTIONS: tuple[Section, ...] = (
     shock_distance_chart,
     price_chart,
     margin_by_regime,
+    basis_pnl,
     return_stats,
     definitions,
 )

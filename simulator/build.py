@@ -36,9 +36,14 @@ from pmsim.simulator.margin.covariance import covariance_from_config
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.memory import require_memory
 from pmsim.simulator.results import write_run
-from pmsim.strategies import AdxTrend, Hold, Strategy
+from pmsim.strategies import AdxTrend, BasisCarry, Hold, PairHedge, Strategy
 
-STRATEGIES: dict[str, Callable[..., Strategy]] = {"adx": AdxTrend, "hold": Hold}
+STRATEGIES: dict[str, Callable[..., Strategy]] = {
+    "adx": AdxTrend,
+    "basis": BasisCarry,
+    "hold": Hold,
+    "pair": PairHedge,
+}
 QUARTER_BARS = 2190  # hourly bars per quarter: the synthetic market lists one quarterly per underlying each
 Span = tuple[np.datetime64, np.datetime64]
 

@@ -18,7 +18,9 @@ HOLD_LEVERAGES = (2.0, 5.0, 10.0)
 
 
 def demo_configs(market: Market, market_config: MarketConfig) -> list[RunConfig]:
-    """ADX over 1, 2 and 4 days of hourly bars in lockstep; BTC+ETH longs at 2x, 5x and 10x (half each).
+    """ADX over 1, 2 and 4 days of hourly bars in lockstep (entered above ADX 25 / 22 / 18, held down to
+    20 / 18 / 15, full size from 40: a longer window smooths ADX); BTC+ETH longs at 2x, 5x and 10x (half
+    each).
 
     ADX re-sizes to equity every bar, so it names a 10 % rebalance band (no fee churn); the hold books
     name no allocator rule: they are never resized.
@@ -28,7 +30,9 @@ def demo_configs(market: Market, market_config: MarketConfig) -> list[RunConfig]
         name="adx",
         params={
             "window": [24, 48, 96],
-            "threshold": [25.0, 25.0, 25.0],
+            "entry": [25.0, 22.0, 18.0],
+            "exit": [20.0, 18.0, 15.0],
+            "full_at": 40.0,
             "fraction": [0.5, 0.5, 0.5],
             "leverage": [3.0, 3.0, 3.0],
             "symbols": ("BTCUSDT", "ETHUSDT"),

@@ -1,8 +1,25 @@
-"""ADX trend following with conviction from the trend's strength (``ta.trend.ADXIndicator``).
+"""ADX trend following, sized by conviction, with hysteresis and stops (``ta.trend.ADXIndicator``).
 
-Long when ADX > threshold and +DI > -DI, short when -DI > +DI (and ADX > threshold), flat otherwise.
-Target notional per traded instrument = fraction x equity x leverage. Every parameter is an array over
-the S parameter sets; ADX is computed once per distinct window and instrument, never per bar.
+Signal per book and traded instrument at the close of bar t (ADX, +DI, -DI from ``ta``, computed once per
+distinct window in ``prepare``):
+- **hysteresis**: enter when ADX > ``entry`` on the side of the larger DI (+DI > -DI long, else short);
+  stay in while ADX > ``exit`` (``exit`` <= ``entry``) and the DI side is unchanged; a DI flip with
+  ADX > ``entry`` reverses, otherwise the book goes flat;
+- **conviction**: target notional = side x ``fraction`` x ``leverage`` x budget x c(ADX) with
+  ``c = min_size + (1 - min_size) * clip((ADX - entry) / (full_at - entry), 0, 1)`` (c = 1 when
+  ``full_at`` <= ``entry``): ``min_size`` of full size at the entry threshold (and between exit and entry),
+  full size from ADX = ``full_at`` up;
+- **stops**, on closes (a missing bar carries the last close): the strategy remembers the close of the
+  bar that decided an entry (the order fills at the next open; the strategy never reads the account) and
+  the best close since. It goes flat when the loss from that entry close reaches ``stop_loss`` (a
+  fraction, 0.05 = 5 %) or the close retraces ``trailing_stop`` from the best close; 0 turns a stop off.
+  After a stop the same side is not re-entered until the signal resets (ADX <= ``exit`` or the DI side
+  flips). Each stop is a ``StrategyEvent`` (kind ``stop``, note ``stop_loss SYMBOL`` /
+  ``trailing_stop SYMBOL``, amount = the loss or retrace seen).
+
+Budget = ``view.equity`` (the sleeve's budget); a side sized to nothing (no budget) counts as flat.
+Defaults (``exit`` = ``full_at`` = ``entry``, no stops) reproduce the plain rule: fraction x leverage x
+budget whenever ADX > entry.
 """
 
 from __future__ import annotations
@@ -14,46 +31,67 @@ import pandas as pd
 from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.numeric import zero_nan
-from pmsim.strategies.base import BarView, as_param
+from pmsim.strategies.base import BarView, StrategyEvent
+from pmsim.strategies.params import hysteresis, last_close, lockstep
+
+Param = float | list[float]
 
 
 @dataclass(eq=False)
 class AdxTrend:
-    """Parameters (scalars or length-S lists): ``window``, ``threshold``, ``fraction``, ``leverage``.
+    """Parameters (scalars or length-S lists): ``window``, ``entry``, ``exit``, ``full_at``, ``min_size``,
+    ``fraction``, ``leverage``, ``stop_loss``, ``trailing_stop`` (see the module docstring).
 
     ``symbols`` are the instruments traded (perpetuals by default).
     """
 
-    window: float | list[float] = 14
-    threshold: float | list[float] = 25.0
-    fraction: float | list[float] = 0.5
-    leverage: float | list[float] = 2.0
+    window: Param = 14
+    entry: Param = 25.0
+    exit: Param | None = None  # default: entry (no hysteresis)
+    full_at: Param | None = None  # default: entry (full size at once)
+    min_size: Param = 0.25
+    fraction: Param = 0.5
+    leverage: Param = 2.0
+    stop_loss: Param = 0.0
+    trailing_stop: Param = 0.0
     symbols: tuple[str, ...] = ()
     name: str = "adx"
     columns_: np.ndarray = field(init=False, repr=False, default_factory=lambda: np.zeros(0, dtype=np.intp))
 
     def __post_init__(self) -> None:
-        sizes = {np.size(v) for v in (self.window, self.threshold, self.fraction, self.leverage)} - {1}
-        if len(sizes) > 1:
-            raise ConfigError(
-                f"adx parameters must have one length (or be scalars), got lengths {sorted(sizes)}"
-            )
-        self._n = sizes.pop() if sizes else 1
-        self.window_ = as_param(self.window, self._n, "window").astype(int)
-        self.threshold_ = as_param(self.threshold, self._n, "threshold")
-        self.fraction_ = as_param(self.fraction, self._n, "fraction")
-        self.leverage_ = as_param(self.leverage, self._n, "leverage")
+        exit_ = self.entry if self.exit is None else self.exit
+        full_at = self.entry if self.full_at is None else self.full_at
+        self._n, p = lockstep(
+            "adx",
+            window=self.window,
+            entry=self.entry,
+            exit=exit_,
+            full_at=full_at,
+            min_size=self.min_size,
+            fraction=self.fraction,
+            leverage=self.leverage,
+            stop_loss=self.stop_loss,
+            trailing_stop=self.trailing_stop,
+        )
+        self.window_ = p["window"].astype(int)
+        self.entry_, self.exit_, self.full_at_ = p["entry"], p["exit"], p["full_at"]
+        self.min_size_, self.fraction_, self.leverage_ = p["min_size"], p["fraction"], p["leverage"]
+        self.stop_loss_, self.trailing_stop_ = p["stop_loss"], p["trailing_stop"]
         if (self.window_ < 2).any() or (self.fraction_ < 0).any() or (self.leverage_ <= 0).any():
             raise ConfigError("adx: window must be >= 2, fraction >= 0 and leverage > 0")
+        if (self.exit_ > self.entry_).any() or (self.full_at_ < self.entry_).any():
+            raise ConfigError("adx: need exit <= entry <= full_at (ADX levels)")
+        if ((self.min_size_ < 0) | (self.min_size_ > 1)).any():
+            raise ConfigError("adx: min_size is a fraction of full size, between 0 and 1")
+        if (self.stop_loss_ < 0).any() or ((self.trailing_stop_ < 0) | (self.trailing_stop_ >= 1)).any():
+            raise ConfigError("adx: stop_loss must be >= 0 and trailing_stop in [0, 1) (0 = off)")
 
     @property
     def n_configs(self) -> int:
         return self._n
 
     def prepare(self, market: Market) -> None:
-        """ADX, +DI and -DI for each distinct window on each traded instrument's last-trade bars."""
-        from ta.trend import ADXIndicator
-
+        """ADX, +DI and -DI for each distinct window on each traded instrument; the stop state reset."""
         longest = int(self.window_.max())
         if market.n_bars <= 2 * longest:
             raise ConfigError(
@@ -66,55 +104,131 @@ class AdxTrend:
             raise ConfigError(f"strategy.params.symbols: {exc}") from None
         windows = np.unique(self.window_)
         shape = (len(windows), market.n_bars, len(self.columns_))
-        adx, plus, minus = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        self.adx_, self.plus_di_, self.minus_di_ = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         for w, window in enumerate(windows):
             for j, col in enumerate(self.columns_):
-                frame = pd.DataFrame(
-                    {
-                        "high": market.high[:, col],
-                        "low": market.low[:, col],
-                        "close": market.close[:, col],
-                    }
+                self.adx_[w, :, j], self.plus_di_[w, :, j], self.minus_di_[w, :, j] = adx_lines(
+                    market, col, int(window)
                 )
-                ind = ADXIndicator(
-                    frame["high"], frame["low"], frame["close"], window=int(window), fillna=True
-                )
-                adx[w, :, j] = ind.adx().to_numpy()
-                plus[w, :, j] = ind.adx_pos().to_numpy()
-                minus[w, :, j] = ind.adx_neg().to_numpy()
         self.window_index_ = np.searchsorted(windows, self.window_)
-        self.adx_, self.plus_di_, self.minus_di_ = adx, plus, minus
+        self.symbols_ = tuple(market.symbols[k] for k in self.columns_)
+        self.price_ = last_close(market, self.columns_)
         self.n_instruments_ = len(market.instruments)
+        state = (self._n, len(self.columns_))
+        self.side_, self.blocked_ = np.zeros(state), np.zeros(state)
+        self.entry_price_, self.best_ = np.full(state, np.nan), np.full(state, np.nan)
+        self._events: list[StrategyEvent] = []
 
-    def signal(self, t: int) -> np.ndarray:
-        """[S, Ntraded] direction in {-1, 0, 1} at the close of bar t."""
-        adx = self.adx_[self.window_index_, t]
+    def lines(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """ADX and DI side (+1 / -1 / 0) ``[S, Ntraded]`` at the close of bar t."""
         plus = self.plus_di_[self.window_index_, t]
         minus = self.minus_di_[self.window_index_, t]
-        trending = adx > self.threshold_[:, None]
-        return np.where(trending, np.sign(plus - minus), 0.0)
+        return self.adx_[self.window_index_, t], np.sign(plus - minus)
+
+    def conviction(self, adx: np.ndarray) -> np.ndarray:
+        """The fraction of full size c(ADX) ``[S, Ntraded]`` (module docstring)."""
+        span = (self.full_at_ - self.entry_)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ramp = np.where(span > 0, np.clip((adx - self.entry_[:, None]) / span, 0.0, 1.0), 1.0)
+        return self.min_size_[:, None] + (1.0 - self.min_size_[:, None]) * ramp
 
     def decide(self, view: BarView) -> np.ndarray:
-        price = view.close[-1, self.columns_]
-        notional = self.fraction_ * np.maximum(view.equity, 0.0) * self.leverage_
-        targets = np.zeros((self._n, self.n_instruments_))
+        adx, side = self.lines(view.t)
+        price = self.price_[view.t]
+        held = self._stops(price)
+        exit_ = self.exit_[:, None]
+        # a stopped side waits for the signal to reset before it is entered again
+        self.blocked_ = np.where((adx <= exit_) | (side != self.blocked_), 0.0, self.blocked_)
+        new = hysteresis(held, side, adx, self.entry_[:, None], exit_)
+        new = np.where((held == 0) & (new == self.blocked_), 0.0, new)
+        budget = self.fraction_ * np.maximum(view.equity, 0.0) * self.leverage_
         with np.errstate(invalid="ignore", divide="ignore"):
-            qty = self.signal(view.t) * notional[:, None] / price
-        targets[:, self.columns_] = zero_nan(qty)
+            qty = zero_nan(new * self.conviction(adx) * budget[:, None] / price)
+        new = np.where(qty != 0, new, 0.0)  # a side with no size (no budget, no price) is flat
+        entered = (new != 0) & (new != held)
+        self.entry_price_ = np.where(entered, price, self.entry_price_)
+        self.best_ = np.where(entered, price, self.best_)
+        self.side_ = new
+        targets = np.zeros((self._n, self.n_instruments_))
+        targets[:, self.columns_] = qty
         return targets
+
+    def _stops(self, price: np.ndarray) -> np.ndarray:
+        """The sides still held after this close's stop checks (stops logged, stopped sides blocked)."""
+        held = self.side_
+        with np.errstate(invalid="ignore"):
+            self.best_ = np.where(held > 0, np.fmax(self.best_, price), np.fmin(self.best_, price))
+            loss = held * (self.entry_price_ - price) / self.entry_price_
+            retrace = held * (self.best_ - price) / self.best_
+            limit, trail = self.stop_loss_[:, None], self.trailing_stop_[:, None]
+            stop = (held != 0) & (limit > 0) & (loss >= limit)
+            trailing = (held != 0) & ~stop & (trail > 0) & (retrace >= trail)
+        self._log("stop_loss", stop, loss)
+        self._log("trailing_stop", trailing, retrace)
+        stopped = stop | trailing
+        self.blocked_ = np.where(stopped, held, self.blocked_)
+        return np.where(stopped, 0.0, held)
+
+    def _log(self, note: str, hit: np.ndarray, amount: np.ndarray) -> None:
+        for j in np.flatnonzero(hit.any(axis=0)):
+            books = np.flatnonzero(hit[:, j])
+            self._events.append(StrategyEvent("stop", books, amount[books, j], f"{note} {self.symbols_[j]}"))
+
+    def drain_events(self) -> list[StrategyEvent]:
+        """The stops decided since the last call (the engine logs them at the bar just decided)."""
+        events, self._events = self._events, []
+        return events
 
     def labels(self) -> list[str]:
         return [
-            f"adx w={w} thr={t:g} frac={f:g} lev={lv:g}"
-            for w, t, f, lv in zip(self.window_, self.threshold_, self.fraction_, self.leverage_, strict=True)
+            f"adx w={w} in={e:g} out={x:g} full={f:g} frac={fr:g} lev={lv:g}"
+            + (f" sl={sl:g}" if sl else "")
+            + (f" ts={ts:g}" if ts else "")
+            for w, e, x, f, fr, lv, sl, ts in zip(
+                self.window_,
+                self.entry_,
+                self.exit_,
+                self.full_at_,
+                self.fraction_,
+                self.leverage_,
+                self.stop_loss_,
+                self.trailing_stop_,
+                strict=True,
+            )
         ]
 
     def describe(self) -> dict[str, object]:
         return {
             "name": self.name,
             "window": self.window_.tolist(),
-            "threshold": self.threshold_.tolist(),
+            "entry": self.entry_.tolist(),
+            "exit": self.exit_.tolist(),
+            "full_at": self.full_at_.tolist(),
+            "min_size": self.min_size_.tolist(),
             "fraction": self.fraction_.tolist(),
             "leverage": self.leverage_.tolist(),
+            "stop_loss": self.stop_loss_.tolist(),
+            "trailing_stop": self.trailing_stop_.tolist(),
             "symbols": list(self.symbols),
         }
+
+
+def adx_lines(market: Market, col: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``ta``'s ADX, +DI, -DI ``[T]`` over the instrument's life from its first listed bar (0 before it).
+
+    A missing bar inside that life repeats the last close as its high, low and close, so the recursions
+    never see NaN; ``ta`` only reads bars up to t for the value at t.
+    """
+    from ta.trend import ADXIndicator
+
+    out = np.zeros((3, market.n_bars))
+    listed = np.flatnonzero(market.listed[:, col])
+    if listed.size == 0 or market.n_bars - listed[0] <= 2 * window:
+        return out[0], out[1], out[2]
+    first = int(listed[0])
+    close = pd.Series(market.close[first:, col]).ffill()
+    high = pd.Series(market.high[first:, col]).fillna(close)
+    low = pd.Series(market.low[first:, col]).fillna(close)
+    ind = ADXIndicator(high, low, close, window=window, fillna=True)
+    out[:, first:] = ind.adx().to_numpy(), ind.adx_pos().to_numpy(), ind.adx_neg().to_numpy()
+    return out[0], out[1], out[2]

@@ -43,6 +43,16 @@ class BarView:
         )
 
 
+@dataclass(frozen=True)
+class StrategyEvent:
+    """Something a strategy decided that a reader must see (stop, roll, entry, exit), logged by the engine."""
+
+    kind: str
+    books: np.ndarray  # [k] book indices
+    amount: np.ndarray | float
+    note: str
+
+
 @runtime_checkable
 class Strategy(Protocol):
     """``prepare(market)`` computes indicators for every parameter set once; ``decide`` reads them at t."""
@@ -96,3 +106,5 @@ def as_param(values: float | list[float] | np.ndarray, n: int, name: str) -> np.
     if arr.size != n:
         raise ConfigError(f"strategy parameter {name} has {arr.size} values; expected 1 or {n}")
     return arr
+
+
