@@ -43,16 +43,6 @@ class BarView:
         )
 
 
-@dataclass(frozen=True)
-class StrategyEvent:
-    """Something a strategy decided that a reader must see (stop, roll, entry, exit), logged by the engine."""
-
-    kind: str
-    books: np.ndarray  # [k] book indices
-    amount: np.ndarray | float
-    note: str
-
-
 @runtime_checkable
 class Strategy(Protocol):
     """``prepare(market)`` computes indicators for every parameter set once; ``decide`` reads them at t."""
@@ -84,7 +74,7 @@ class StrategyEvent:
     """
 
     kind: str
-    books: np.ndarray
+    books: np.ndarray  # [k] book indices
     amount: np.ndarray | float
     note: str
 
