@@ -214,3 +214,20 @@ def test_books_with_per_book_rules_equal_separate_runs():
         alone = build_run(hold_config((20.0, 50.0), alone_budget, alone_rules), market).execute().series
         mine = both[both.config == book].drop(columns="config").reset_index(drop=True)
         assert mine.equals(alone.drop(columns="config"))
+
+
+def test_the_summary_lists_each_sleeve_and_their_pnl_sums_to_the_account(tmp_path):
+    import json
+
+    market = handmade_market({"BTCUSDT": [100.0, 102.0, 98.0, 101.0]}, taker_fee=0.0005)
+    run = build_run(hold_config((3.0, -1.0)), market)
+    summary = json.loads((run.write(run.execute(), tmp_path / "run") / "summary.json").read_text())
+    (book,) = summary["configs"]
+    assert set(book["sleeves"]) == {"core", "trend"}
+    # bar 1's open is bar 0's close, 100. The core buys 3, the trend sleeve sells 1: 1 crosses inside,
+    # the account buys 2 (fee 0.0005 x 100 x 2 = 0.1, all the core's: it alone traded the account's way).
+    # Marked at 101: core 3 x 1 - 0.1 = 2.9; trend -1 x 1, no fee.
+    assert book["sleeves"]["core"]["pnl"] == pytest.approx(2.9)
+    assert book["sleeves"]["trend"]["pnl"] == pytest.approx(-1.0)
+    assert (book["sleeves"]["core"]["fees"], book["sleeves"]["trend"]["fees"]) == pytest.approx((0.1, 0.0))
+    assert book["sleeves"]["core"]["pnl"] + book["sleeves"]["trend"]["pnl"] == pytest.approx(1.9)
