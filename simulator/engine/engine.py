@@ -208,16 +208,8 @@ def simulate(
             if ledger is not None:
                 ledger.ask(targets)
         if ledger is not None:
-            im = np.stack([regime.requirements(q, mark, closed).im for q in ledger.qty])
-            recorder.record_sleeves(
-                t,
-                ledger.qty * mark,
-                pnl=ledger.pnl(mark),
-                fees=ledger.totals("fees"),
-                funding=ledger.totals("funding"),
-                im=im,
-                budget=budgets,
-            )
+            sleeves = ledger.state(regime, mark, closed)
+            recorder.record_sleeves(t, ledger.qty * mark, budget=budgets, **sleeves)
         if progress is not None:
             progress(1)
 

@@ -125,6 +125,15 @@ class Ledger:
             + self.totals("bankruptcy_loss")
         )
 
+    def state(self, regime: Regime, mark: np.ndarray, when: np.datetime64) -> dict[str, np.ndarray]:
+        """``[G, S]`` per-sleeve PnL, fees, funding and the IM of each sleeve's positions alone."""
+        return {
+            "pnl": self.pnl(mark),
+            "fees": self.totals("fees"),
+            "funding": self.totals("funding"),
+            "im": np.stack([regime.requirements(qty, mark, when).im for qty in self.qty]),
+        }
+
     def ask(self, targets: np.ndarray) -> None:
         """Remember what each sleeve wants traded at the next open: ``targets[G, S, N] - own qty``."""
         self.asks = targets - self.qty
