@@ -7,6 +7,7 @@ pmsim's generator tag, which is how pmsim knows a file at ``--out`` is a report 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,5 +76,8 @@ def build_report(
     check = None if own_run else check_report_target
     if check is not None:
         check(Path(out))  # before reading and rendering; the writer checks again under its lock
-    runs = [RunView(read_run(path)) for path in run_dirs]
+    folders = [read_run(path) for path in run_dirs]
+    if own_run:  # read from the writer's temporary folder, which vanishes: the run is the report's own folder
+        folders = [dataclasses.replace(folder, path=Path(".")) for folder in folders]
+    runs = [RunView(folder) for folder in folders]
     return write_text(out, render_report(runs, title), check=check)

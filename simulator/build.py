@@ -27,7 +27,7 @@ from pmsim.simulator.config import (
 from pmsim.simulator.deployment import DrawdownStop, StagedDeployment, Stages
 from pmsim.simulator.engine.budgets import Budget
 from pmsim.simulator.engine.engine import Costs, ShockProbe, Simulation, simulate
-from pmsim.simulator.engine.policies import policy_for
+from pmsim.simulator.engine.policies import LiquidationPolicy, policy_for
 from pmsim.simulator.engine.sleeves import Sleeve, Sleeves
 from pmsim.simulator.errors import ConfigError, DataError
 from pmsim.simulator.margin import make_regime
@@ -147,25 +147,17 @@ def books_of(config: RunConfig, strategies: list[Strategy]) -> int:
     counts = {strategy.n_configs for strategy in strategies}
     if len(counts) > 1:
         sizes = ", ".join(f"{s.name} {s.n_configs}" for s in strategies)
-        raise ConfigError(
-            f"the sleeves' strategies give different numbers of books ({sizes}); give each S sets"
-        )
+        raise ConfigError(f"the sleeves' strategies give different numbers of books ({sizes}); give each S")
     return counts.pop()
-
-
-def where(i: int, given: bool) -> str:
-    return f"sleeves[{i}].strategy" if given else "strategy"
 
 
 def build_sleeves(config: RunConfig) -> Sleeves:
     """The run's sleeves (``[strategy]`` alone is one sleeve with the whole equity as budget)."""
     sleeves = config.resolved_sleeves()
     given = bool(config.sleeves)
+    where = [f"sleeves[{i}].strategy" if given else "strategy" for i in range(len(sleeves))]
     strategies = [
-        build_strategy(
-            StrategyConfig(s.strategy, s.params), f"sleeves[{i}].strategy" if given else "strategy"
-        )
-        for i, s in enumerate(sleeves)
+        build_strategy(StrategyConfig(s.strategy, s.params), w) for s, w in zip(sleeves, where, strict=True)
     ]
     n = books_of(config, strategies)
     names = [s.name for s in sleeves]
@@ -206,7 +198,10 @@ class Run:
     sleeves: Sleeves
     allocator: Allocator
 
-    def execute(self, progress: Callable[[int], None] | None = None) -> Simulation:
+    def execute(
+        self, progress: Callable[[int], None] | None = None, policy: LiquidationPolicy | None = None
+    ) -> Simulation:
+        """Simulate; ``policy`` replaces the regime's liquidation policy (``pmsim compare``'s observer)."""
         from threadpoolctl import threadpool_limits
 
         account = self.config.account
@@ -220,7 +215,7 @@ class Run:
                 account.wallet,
                 Costs(slippage=account.slippage, clearance_fee=account.clearance_fee),
                 progress,
-                policy_for(self.regime, account.liquidation, account.liquidation_price),
+                policy or policy_for(self.regime, account.liquidation, account.liquidation_price),
                 build_probe(self.config.stress, self.market),
             )
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 # Modules that add sub-commands: each has ``register(subparsers)`` and imports nothing heavy at top level.
 COMMAND_MODULES = (
     "pmsim.simulator.commands",
+    "pmsim.simulator.compare.cli",
     "pmsim.simulator.data.cli",
     "pmsim.simulator.margin.cli",
 )

@@ -22,7 +22,7 @@ what it writes (in --out, default ./pmsim-out):
 examples:
   pmsim demo
   pmsim demo --out /tmp/demo --seed 11
-  pmsim demo --data ../shared/data --start 2024-01-01 --end 2024-06-30   # real history instead
+  pmsim demo --data ~/binance-data --start 2024-01-01 --end 2024-06-30   # real history instead
 """
 
 RUN_EPILOG = """\
@@ -38,7 +38,7 @@ window outside the data is an error naming the data's range. Dates may carry an 
 
 examples:
   pmsim run examples/adx_cross.toml --out runs/adx
-  pmsim run examples/adx_cross.toml --data ../shared/data --start 2021-01-01 --end 2021-06-30
+  pmsim run examples/adx_cross.toml --data ~/binance-data --start 2021-01-01 --end 2021-06-30
   pmsim report runs/adx runs/hold --out runs/report.html
 """
 
@@ -234,6 +234,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from pmsim.reports import build_report
+    from pmsim.simulator.errors import RunError
 
+    seen = [Path(run).resolve() for run in args.runs]
+    twice = next((run for run, key in zip(args.runs, seen, strict=True) if seen.count(key) > 1), None)
+    if twice is not None:  # the page would show one run as two
+        raise RunError(f"run folder {twice} is given twice; name each run once")
     print(build_report(args.runs, args.out))
     return 0

@@ -24,6 +24,7 @@ from pmsim.simulator.tomlfile import read_toml
 DEFAULT_BARS = 8760
 MAX_HISTORY_BARS = 10**8  # hourly bars for 11,000 years: a longer window is a typo, not a request
 MAX_NAME = 100
+SYNTHETIC_PERPETUALS = ("BTCUSDT", "ETHUSDT")  # the synthetic market's perpetuals (plus their quarterlies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class MarketConfig:
     bars: int | None = None
     end: Instant | None = None
     data: str | None = None
-    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    symbols: tuple[str, ...] = SYNTHETIC_PERPETUALS
 
     def __post_init__(self) -> None:
         if self.kind == "history" and not self.data:
@@ -60,6 +61,11 @@ class MarketConfig:
             object.__setattr__(self, "end", f"{end}T23:00:00" if whole_day else end)
             if np.datetime64(self.end) < np.datetime64(self.start):
                 raise ConfigError(f"market.end {self.end} is before market.start {self.start}")
+            if np.datetime64(self.end) < np.datetime64(self.start) + np.timedelta64(1, "h"):  # as bars >= 2
+                raise ConfigError(
+                    f"market.end {self.end} leaves one bar after market.start {self.start}; a run needs at "
+                    "least 2 (a book fills at the next bar's open)"
+                )
         elif self.bars is None:
             object.__setattr__(self, "bars", DEFAULT_BARS)
         if self.bars is not None and self.bars < 2:
@@ -81,6 +87,11 @@ class MarketConfig:
                 raise ConfigError(
                     "market.end applies to history (market.data or --data); the synthetic market "
                     "runs market.bars hourly bars from market.start"
+                )
+            if set(self.symbols) != set(SYNTHETIC_PERPETUALS):  # refused rather than ignored, like end
+                raise ConfigError(
+                    f"market.symbols applies to history (market.data or --data); the synthetic market "
+                    f"always lists {', '.join(SYNTHETIC_PERPETUALS)}: leave market.symbols out"
                 )
             return self
         if self.end is not None:

@@ -102,6 +102,13 @@ class ConfigBars:
         """The bars up to and including the ruin bar (all bars if the book was never ruined)."""
         return self.series if self.ruin is None else self.series.iloc[: self.ruin + 1]
 
+    @cached_property
+    def lived_events(self) -> pd.DataFrame:
+        """The events up to and including the ruin bar: a dead book's refused re-entries are not decisions."""
+        if self.ruin is None:
+            return self.events
+        return self.events[self.events["time"] <= self.series["time"].iloc[self.ruin]]
+
 
 Metric = Callable[[ConfigBars], object]
 
@@ -233,9 +240,9 @@ def ruin_time(bars: ConfigBars) -> str | None:
 
 def _count(kind: str, meaning: str) -> Metric:
     def metric(bars: ConfigBars) -> int:
-        return int((bars.events["kind"] == kind).sum())
+        return int((bars.lived_events["kind"] == kind).sum())
 
-    return _documented(f"{meaning}: number of events of kind {kind!r}.")(metric)
+    return _documented(f"{meaning}: number of events of kind {kind!r}, up to a ruin.")(metric)
 
 
 liquidations = _count("liquidation", "Liquidations")
@@ -298,8 +305,8 @@ METRICS: Mapping[str, Metric] = MappingProxyType(
 
 
 def decisions(bars: ConfigBars) -> dict[str, dict[str, int]]:
-    """Allocator and fill-check decisions by kind, then by the rule the event's note names."""
-    rows = bars.events[bars.events["kind"].isin(DECISION_KINDS)]
+    """Allocator and fill-check decisions (up to a ruin) by kind, then by the rule the event's note names."""
+    rows = bars.lived_events[bars.lived_events["kind"].isin(DECISION_KINDS)]
     out: dict[str, dict[str, int]] = {}
     for (kind, note), group in rows.groupby(["kind", "note"], sort=True):
         out.setdefault(str(kind), {})[str(note) or "(no rule named)"] = len(group)

@@ -184,11 +184,13 @@ def read_run(path: str | Path) -> RunFolder:
     """Read a run folder; a missing or partial folder is a RunError naming the missing file."""
     path = Path(path)
     recover(path)
+    if not path.is_dir():
+        raise RunError(f"{path} is not a complete run folder (not a folder); give folders `pmsim run` wrote")
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
-        raise RunError(
-            f"{path} is not a complete run folder (missing {', '.join(missing)}); run `pmsim demo` first"
-        )
+        runs = sorted(str(p) for p in path.iterdir() if (p / "summary.json").is_file())
+        hint = f"it holds run folders, name them: {' '.join(runs[:3])}" if runs else "run `pmsim demo` first"
+        raise RunError(f"{path} is not a complete run folder (missing {', '.join(missing)}); {hint}")
     try:
         return RunFolder(
             path=path,

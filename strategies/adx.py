@@ -54,9 +54,10 @@ class AdxTrend:
     leverage: Param = 2.0
     stop_loss: Param = 0.0
     trailing_stop: Param = 0.0
-    symbols: tuple[str, ...] = ()
+    symbols: tuple[str, ...] | None = None
     name: str = "adx"
     columns_: np.ndarray = field(init=False, repr=False, default_factory=lambda: np.zeros(0, dtype=np.intp))
+    symbols_: tuple[str, ...] = field(init=False, repr=False, default=())  # traded, as resolved by prepare
 
     def __post_init__(self) -> None:
         exit_ = self.entry if self.exit is None else self.exit
@@ -85,6 +86,15 @@ class AdxTrend:
             raise ConfigError("adx: min_size is a fraction of full size, between 0 and 1")
         if (self.stop_loss_ < 0).any() or ((self.trailing_stop_ < 0) | (self.trailing_stop_ >= 1)).any():
             raise ConfigError("adx: stop_loss must be >= 0 and trailing_stop in [0, 1) (0 = off)")
+        if self.symbols is not None and not self.symbols:
+            raise ConfigError(
+                "strategy.params.symbols is empty; name a symbol, or leave it out to trade every perpetual"
+            )
+        levels = np.concatenate([self.entry_, self.exit_, self.full_at_])
+        if ((levels < 0) | (levels > 100)).any():  # ADX lies in [0, 100]
+            raise ConfigError(
+                f"strategy.params entry, exit and full_at must be in [0, 100] (ADX's range), got {levels.tolist()}"
+            )
 
     @property
     def n_configs(self) -> int:
@@ -97,7 +107,11 @@ class AdxTrend:
             raise ConfigError(
                 f"adx window {longest} needs more than {2 * longest} bars; the market has {market.n_bars}"
             )
-        symbols = self.symbols or tuple(market.symbols[k] for k in market.perpetual_columns())
+        symbols = (
+            self.symbols
+            if self.symbols is not None
+            else tuple(market.symbols[k] for k in market.perpetual_columns())
+        )
         try:
             self.columns_ = np.array([market.column(s) for s in symbols], dtype=np.intp)
         except ConfigError as exc:
@@ -209,7 +223,7 @@ class AdxTrend:
             "leverage": self.leverage_.tolist(),
             "stop_loss": self.stop_loss_.tolist(),
             "trailing_stop": self.trailing_stop_.tolist(),
-            "symbols": list(self.symbols),
+            "symbols": list(self.symbols_),
         }
 
 

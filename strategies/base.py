@@ -91,10 +91,10 @@ def as_param(values: float | list[float] | np.ndarray, n: int, name: str) -> np.
     from pmsim.simulator.errors import ConfigError
 
     arr = np.atleast_1d(np.asarray(values, dtype=float))
+    if arr.size == 0:
+        raise ConfigError(f"strategy.params.{name} is an empty list; give a number or a list of numbers")
     if arr.size == 1:
         return np.full(n, arr[0])
     if arr.size != n:
         raise ConfigError(f"strategy parameter {name} has {arr.size} values; expected 1 or {n}")
     return arr
-
-

@@ -160,7 +160,7 @@ def load_market(
 
     Parameters
     ----------
-    source : a cache folder (``pmsim data import/fetch``) or a tidy CSV folder such as ``shared/data``.
+    source : a cache folder (``pmsim data import/fetch``) or a tidy CSV folder such as the staged Binance CSVs.
     symbols : USDⓈ-M perpetual symbols; their dated contracts are added when ``quarterlies``.
     start, end : inclusive bounds on bar open times (anything numpy.datetime64 accepts); None = all.
     interval : bar length; coarser than 1h is resampled from 1h bars.

@@ -28,7 +28,7 @@ Quarterly symbols (BTCUSDT_240628, ...) are generated from the delivery calendar
 
 IMPORT_EPILOG = """\
 example:
-  pmsim data import ../shared/data
+  pmsim data import ~/binance-data
 
 DIR uses the tidy layout
   binance-{um,cm,spot}/{klines,markPriceKlines,premiumIndexKlines}/{interval}/SYMBOL.csv,
@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
         "data",
         help="fetch, import, list and validate real market history",
         description="Real Binance history in a local Parquet cache: fetch it, import it, inspect it.",
-        epilog="Then run anything on it with `--data DIR`, e.g. `pmsim run --data datasets/cache`.",
+        epilog="Then run on it with `--data DIR`, e.g. `pmsim run CONFIG.toml --data datasets/cache`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = data.add_subparsers(title="data commands", metavar="COMMAND", parser_class=type(data))
@@ -95,7 +95,7 @@ def register(subparsers: Any) -> None:
 
     imp = commands.add_parser(
         "import",
-        help="import a tidy CSV folder (e.g. ../shared/data) into the cache",
+        help="import a tidy CSV folder (e.g. ~/binance-data) into the cache",
         epilog=IMPORT_EPILOG,
         description="Validate and import a folder of CSVs in the tidy layout into the Parquet cache.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -118,7 +118,7 @@ def register(subparsers: Any) -> None:
         "validate",
         help="validate every series of the cache or of a tidy folder",
         description="Check ordering, duplicates, NaN, high < low, prices and listing times; report gaps.",
-        epilog="examples:\n  pmsim data validate\n  pmsim data validate ../shared/data",
+        epilog="examples:\n  pmsim data validate\n  pmsim data validate ~/binance-data",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     val.add_argument(
@@ -228,9 +228,15 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from pmsim.simulator.errors import DataError
+
     cache = _cache(args)
+    if args.cache is not None and not cache.root.is_dir():  # a typo or a file is no empty cache
+        raise DataError(
+            "--cache is not a folder; give the folder `pmsim data import/fetch` wrote", file=cache.root
+        )
     if not cache.holds_anything():
-        print(f"the cache {cache.root} is empty: try `pmsim data import DIR` or `pmsim data fetch ...`")
+        print(f"{cache.root} holds no pmsim cache: try `pmsim data import DIR` or `pmsim data fetch ...`")
         return 0
     with cache.reading():
         series = cache.keys()
@@ -269,7 +275,7 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="run on real Binance history from a cache (`pmsim data import/fetch`) or a tidy folder "
-        "such as ../shared/data, instead of the bundled synthetic market",
+        "such as ~/binance-data, instead of the bundled synthetic market",
     )
 
 

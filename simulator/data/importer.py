@@ -1,4 +1,4 @@
-"""Read the tidy CSV layout of ``shared/data`` and import it into the Parquet cache.
+"""Read the tidy CSV layout (one CSV per series, as staged for the tests) and import it into the Parquet cache.
 
 Layout (mirrors archive naming): ``binance-{venue}/{data_type}/{interval}/{SYMBOL}.csv`` for
 kline-type series, ``binance-{venue}/fundingRate/{SYMBOL}.csv`` for funding,

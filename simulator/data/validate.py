@@ -97,6 +97,9 @@ def check_bars(
         _where(frame, ~np.isfinite(frame[column].to_numpy()), f"{column} = {{{column}}} is not finite")
         if positive:
             _where(frame, frame[column].to_numpy() <= 0, f"non-positive price: {column} = {{{column}}}")
+    if "volume" in frame:
+        volume = frame["volume"].to_numpy(dtype=float)
+        _where(frame, ~(np.isfinite(volume) & (volume >= 0)), "volume = {volume} is not a count >= 0")
     o, h, low, c = (frame[col].to_numpy() for col in PRICE_COLUMNS)
     _where(frame, h < low, "high {high} < low {low}")
     _where(

@@ -1,4 +1,4 @@
-"""The bar loop: six steps per bar, in DESIGN's fixed order, over S books in lockstep.
+"""The bar loop: six steps per bar, in the fixed order of docs/concepts.md, over S books in lockstep.
 
 1. fills at the open (orders decided at the previous close; slippage, taker fee, IM check);
 2. funding instants in the bar, paid at mark;

@@ -117,9 +117,12 @@ def _shock(text: str) -> tuple[str, float]:
     if not equals or not re.fullmatch(r"[A-Za-z]+", underlying):
         raise argparse.ArgumentTypeError(f"{text!r} is not UNDERLYING=MOVE such as BTC=-30%")
     try:
-        return underlying.upper(), _percent(move)
+        value = _percent(move)
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    if value == 0:  # no direction to search along: "survives" would be vacuous
+        raise argparse.ArgumentTypeError(f"{text!r} is no move; a shock is non-zero, e.g. {underlying}=-30%")
+    return underlying.upper(), value
 
 
 def _fraction_in(low: float, high: float, what: str):  # noqa: ANN202

@@ -3,7 +3,7 @@
 IM of a position = notional / leverage, with the leverage setting capped at the tier's maximum;
 MM = notional x MMR - cum (Binance USDⓈ-M). The account is liquidated as a whole when equity < sum MM.
 Also here: Binance's per-symbol cross liquidation prices (for display), whose formula includes the
-other positions' MM and unrealised PnL (margin-rules §1.3).
+other positions' MM and unrealised PnL (docs/margin-regimes.md).
 """
 
 from __future__ import annotations

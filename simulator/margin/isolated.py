@@ -39,7 +39,7 @@ def isolated_liquidation_price(
     """Binance isolated liquidation price ``[S, N]`` (NaN where flat or none exists).
 
     long ``LP = (Q EP - W - cum) / (Q (1 - MMR))``, short ``LP = (Q EP + W + cum) / (Q (1 + MMR))``
-    with ``W = iso_wallet[S, N]`` and the bracket at the LP notional (margin-rules §1.3).
+    with ``W = iso_wallet[S, N]`` and the bracket at the LP notional (docs/margin-regimes.md).
     """
     return binance_liquidation_price(qty, entry, iso_wallet, tiers)
 

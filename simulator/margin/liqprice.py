@@ -1,6 +1,6 @@
 """Binance's USDⓈ-M liquidation-price formula with the bracket taken at the liquidation notional.
 
-One-way mode, one position per symbol (margin-rules §1.3, Binance FAQ b3c689c1...):
+One-way mode, one position per symbol (docs/margin-regimes.md, Binance FAQ b3c689c1...):
 ``LP = (B + cum - s Q EP) / (Q MMR - s Q)`` where ``B`` is the balance backing the position
 (isolated: its isolated wallet; cross: ``WB - TMM1 + UPNL1``). Every tier is tried and the one whose
 ``[floor, cap)`` holds ``Q x LP`` is kept (COIN-M FAQ ceccfcfb...: "calculated at the liquidation

@@ -1,7 +1,7 @@
 """What a partial liquidation keeps: pure functions from a breaching book to its reduced quantities.
 
 ``cross_partial_reduction`` follows Binance's "smart liquidation" (reduce so the account drops to a
-lower bracket before closing everything; margin-rules §1.5); ``pm_partial_reduction`` scales the whole
+lower bracket before closing everything; docs/margin-regimes.md); ``pm_partial_reduction`` scales the whole
 book down pro rata until IM is restored (cutting one leg of a hedge would raise PM risk). Both close
 at the given mark and charge ``fee_rate`` on the closed notional. Books that do not breach keep
 their quantities (``breach`` overrides the test: a book liquidated at the price where equity met MM sits

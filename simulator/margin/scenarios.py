@@ -3,7 +3,7 @@
 A ``ScenarioSet`` holds weighted relative moves ``R[N, G, K]``: group ``g`` is one worst-case search
 (an underlying, a basis term, or the whole book in ``correlated`` mode) and ``k`` its scenarios.
 With ``signed = qty * mark`` (``[S, N]`` USDT) the PnL of every scenario is ONE matrix product
-``signed @ R`` — the ``dP[N, K] = mark[:, None] * R`` of DESIGN §2 with the mark folded into the
+``signed @ R`` — the ``dP[N, K] = mark[:, None] * R`` of docs/concepts.md with the mark folded into the
 positions, so ``mark[S, N]`` costs the same. Builders here are pure; nothing loops over positions.
 """
 

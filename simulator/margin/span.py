@@ -2,8 +2,8 @@
 
 Spreads are formed between underlyings with opposite net deltas; each spread earns
 ``credit_rate x weighted futures price risk`` on both legs, where the weighted futures price risk of
-an underlying is its scan risk per unit of net delta (CME "SPAN Methodology Overview"; margin-rules
-§7.2). Pairs are taken in underlying order and consume the deltas they use.
+an underlying is its scan risk per unit of net delta (CME "SPAN Methodology Overview"; see
+docs/margin-regimes.md). Pairs are taken in underlying order and consume the deltas they use.
 """
 
 from __future__ import annotations

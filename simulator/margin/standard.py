@@ -1,7 +1,7 @@
 """Deribit-style standard margin: a rate that grows with position size, applied to the whole position.
 
 ``rate = base + slope x |qty|`` (size in coin), ``im_pos = notional x rate_im``, ``mm_pos = notional x
-rate_mm``; requirements are summed over positions (Deribit support "11 January 2022"; margin-rules §4.1).
+rate_mm``; requirements are summed over positions (Deribit support "11 January 2022"; docs/margin-regimes.md).
 """
 
 from __future__ import annotations

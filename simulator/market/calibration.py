@@ -2,7 +2,7 @@
 
 This module owns ``datasets/calibration.json``: every number the synthetic generator
 (:mod:`simulator.market.synthetic`) uses is measured here from the staged history in
-``../shared/data`` (or ``$PMSIM_DATA_DIR``), read in place with pandas. Each number is stored as a
+``$PMSIM_DATA_DIR`` (the staged Binance CSVs), read in place with pandas. Each number is stored as a
 leaf ``{"value", "how", "span", "source"}`` so a reader can see what was measured, over which dates
 and from which files (paths relative to the data folder).
 
@@ -59,7 +59,7 @@ Leaf = dict[str, Any]
 
 
 def default_data_dir() -> Path:
-    """``$PMSIM_DATA_DIR``, else the ``shared/data`` folder beside the repository."""
+    """``$PMSIM_DATA_DIR``, else the shared data folder beside the repository (a development checkout)."""
     env = os.environ.get(DATA_ENV)
     return Path(env) if env else DATASETS.parent.parent / "shared" / "data"
 
@@ -589,8 +589,8 @@ def measure(data_dir: Path | str | None = None) -> dict[str, Any]:
     return {
         "about": "Calibration of pmsim's synthetic market, measured from real Binance USDⓈ-M history. "
         "Each leaf: value, how it was measured, the data span (UTC days), "
-        "source files relative to shared/data.",
-        "regenerate": "python -m simulator.market.calibration --data ../shared/data "
+        "source files relative to the Binance data folder (PMSIM_DATA_DIR).",
+        "regenerate": "python -m pmsim.simulator.market.calibration --data DATA_DIR "
         "--out datasets/calibration.json",
         "returns": {**returns, "joint": _joint_section(rets, resid, vols, returns, jumps)},
         "jumps": {
@@ -615,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--data",
         type=Path,
         default=None,
-        help=f"Binance history folder (default ${DATA_ENV} or ../shared/data)",
+        help=f"Binance history folder (default ${DATA_ENV})",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON")
     args = parser.parse_args(argv)

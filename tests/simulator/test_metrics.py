@@ -158,6 +158,23 @@ def test_counts_by_kind_and_decisions_by_rule():
     }
 
 
+def test_events_after_a_ruin_are_not_counted():
+    # RUINED is ruined at bar 2 (02:00); a dead book's refused re-entries at 03:00 and 04:00 are no decisions
+    t = pd.date_range("2024-01-01", periods=5, freq="1h", tz="UTC")
+    evts = events(
+        [
+            (t[1], 0, "rejection", "", np.nan, np.nan, 0.0, "initial margin check"),
+            (t[2], 0, "liquidation", "BTCUSDT", -1, 1, 0, ""),
+            (t[3], 0, "rejection", "", np.nan, np.nan, 0.0, "initial margin check"),
+            (t[4], 0, "rejection", "", np.nan, np.nan, 0.0, "initial margin check"),
+            (t[4], 0, "liquidation", "BTCUSDT", -1, 1, 0, ""),
+        ]
+    )
+    b = one(RUINED, evts)
+    assert metrics.rejections(b) == 1 and metrics.liquidations(b) == 1  # bars 1 and 2 only
+    assert metrics.decisions(b) == {"rejection": {"initial margin check": 1}}
+
+
 def test_summarise_one_dict_per_config_ascending_with_all_keys():
     series = pd.concat(
         [bars([1000, 900], [10, 20], config=1), bars([1000, 1100], [50, 50], config=0, tz=None)]

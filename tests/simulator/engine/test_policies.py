@@ -112,7 +112,9 @@ def test_partial_portfolio_liquidation_follows_the_price_down():
     sim = run("portfolio", "partial", [100, 100, 60, 100], {"BTCUSDT": 10, "ETHUSDT": 10}, 450.0)
     liq = sim.events[sim.events.kind == "liquidation"]
     m, prices, equity, q, p = 0.136, [], 450.0, 10.0, 100.0
-    for _ in range(3):  # equity + q (p' - p) = m q (p' + 100)  =>  p' = (100 m q + q p - equity) / ((1 - m) q)
+    for _ in range(
+        3
+    ):  # equity + q (p' - p) = m q (p' + 100)  =>  p' = (100 m q + q p - equity) / ((1 - m) q)
         p = (100 * m * q + q * p - equity) / ((1 - m) * q)
         equity, q = m * q * (p + 100), 0.8 * q  # equity = MM of the uncut book; the cut keeps it
         prices.append(p)
