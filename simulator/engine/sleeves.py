@@ -131,7 +131,7 @@ class Ledger:
             "pnl": self.pnl(mark),
             "fees": self.totals("fees"),
             "funding": self.totals("funding"),
-            "im": np.stack([regime.requirements(qty, mark, when).im for qty in self.qty]),
+            "im": regime.requirements(self.book.qty, mark, when).im.reshape(self.shape[:2]),  # rows alone
         }
 
     def ask(self, targets: np.ndarray) -> None:

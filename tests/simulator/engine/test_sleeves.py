@@ -163,6 +163,10 @@ def test_a_free_capital_budget_worked_by_hand_with_a_buffer_reserve_per_book():
     first = sim.series[sim.series.time == sim.series.time.min()]
     assert first["budget@trend"].tolist() == pytest.approx([200.0, 95.0])
     assert first["budget@core"].tolist() == pytest.approx([1_000.0, 1_000.0])
+    # from bar 1 the core holds its 20 BTC: the IM of its positions alone is 200 in both books
+    second = sim.series[sim.series.time == sorted(sim.series.time.unique())[1]]
+    assert second["im@core"].tolist() == pytest.approx([200.0, 200.0])
+    assert second["im@trend"].tolist() == [0.0, 0.0]
 
 
 def test_stages_advance_after_calm_windows_and_step_back_on_a_drawdown_on_the_bars_worked_by_hand():
