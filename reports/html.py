@@ -15,8 +15,9 @@ from pathlib import Path
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 from pmsim.reports.frames import RunView
+from pmsim.reports.many import is_many, many_sections, results_of_runs
 from pmsim.reports.render import render
-from pmsim.reports.sections import SECTIONS, Section
+from pmsim.reports.sections import SECTIONS, Section, definitions, header
 from pmsim.simulator.atomic import write_text
 from pmsim.simulator.errors import RunError
 from pmsim.simulator.results import inside_run, read_run
@@ -24,19 +25,33 @@ from pmsim.simulator.results import inside_run, read_run
 GENERATOR = b'<meta name="generator" content="pmsim'
 
 
-def render_report(
-    runs: Sequence[RunView], title: str = "pmsim report", sections: Sequence[Section] = SECTIONS
-) -> str:
-    """The whole page for ``runs`` as one HTML string."""
-    names = ", ".join(run.name for run in runs)
+def render_page(title: str, subtitle: str, fragments: Sequence[str]) -> str:
+    """The page around ``fragments`` (HTML sections), with plotly.js embedded once."""
     return render(
         "page.j2",
         title=title,
-        subtitle=f"{len(runs)} run(s): {names}",
-        sections=[Markup(section(runs)) for section in sections],
+        subtitle=subtitle,
+        sections=[Markup(fragment) for fragment in fragments],
         plotly_js=Markup(get_plotlyjs()),
         plotly_version=get_plotlyjs_version(),
     )
+
+
+def render_report(
+    runs: Sequence[RunView], title: str = "pmsim report", sections: Sequence[Section] | None = None
+) -> str:
+    """The whole page for ``runs`` as one HTML string.
+
+    Without ``sections``, up to ``many.MANY_BOOKS`` books get every section of ``SECTIONS``; more get the
+    many-book sections (results table, frontier, heatmaps, top-k paths) between the header and the
+    definitions.
+    """
+    names = ", ".join(run.name for run in runs)
+    if sections is None and is_many(runs):
+        fragments = [header(runs), *many_sections(results_of_runs(runs)), definitions(runs)]
+    else:
+        fragments = [section(runs) for section in (SECTIONS if sections is None else sections)]
+    return render_page(title, f"{len(runs)} run(s): {names}", fragments)
 
 
 def is_report(path: Path) -> bool:

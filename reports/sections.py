@@ -7,6 +7,7 @@ with UTC times and labels) and our metrics from :mod:`simulator.metrics`; the ta
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -20,8 +21,9 @@ from pmsim.reports.frames import ConfigView, RunView, all_configs, downsample
 from pmsim.reports.render import base_figure, figure_html, render, section_html
 from pmsim.reports.sleeves import sleeve_attribution
 from pmsim.reports.tables import decisions_table, return_stats, summary_table
-from pmsim.reports.text import duration, note_lines, plain, rule_lines
+from pmsim.reports.text import capped, duration, note_lines, plain, rule_lines
 from pmsim.simulator import metrics
+from pmsim.simulator.margin.presets import PRESET_DIR
 
 Section = Callable[[Sequence[RunView]], str]
 COLORS = qualitative.Plotly
@@ -59,6 +61,47 @@ def _line_chart(configs: Sequence[ConfigView], path: PathOf, y_title: str) -> go
 # ------------------------------------------------------------------------------------------- sections
 
 
+def preset_assumptions(regime: str, preset: object) -> list[str]:
+    """The assumptions a margin preset states about itself (its file's venue and notes, and the dates
+    its parameter versions take effect); empty when the regime has no preset file."""
+    if not preset:
+        return []
+    path = next(
+        (
+            PRESET_DIR / f"{kind}_{preset}.json"
+            for kind in (regime, "standard")
+            if (PRESET_DIR / f"{kind}_{preset}.json").is_file()
+        ),
+        None,
+    )
+    if path is None:
+        return []
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [f"preset file {path.name} could not be read"]
+    versions = ", ".join(str(v.get("valid_from")) for v in doc.get("versions", []))
+    return [
+        str(doc.get("venue", "")),
+        *(str(n) for n in doc.get("notes", [])),
+        f"parameter versions from: {versions}",
+    ]
+
+
+def regime_fields(regime: dict, preset: object) -> dict[str, object]:
+    """The margin assumptions of a header card: regime, preset, its source, the regime's parameters and
+    the preset's own stated assumptions (from its file)."""
+    return {
+        "regime": str(regime.get("name", "unknown")),
+        "preset": plain(preset or "none (no preset)"),
+        "preset_source": plain(regime.get("preset_source", "")),
+        "regime_params": [
+            (k, plain(v)) for k, v in regime.items() if k not in ("name", "preset", "preset_source")
+        ],
+        "assumptions": preset_assumptions(str(regime.get("name", "")), preset),
+    }
+
+
 def header(runs: Sequence[RunView]) -> str:
     """What ran: market source, symbols, margin regime and preset, allocator rules, window, configs and
     the data notes (stand-ins, settlement proxies, gap bars)."""
@@ -67,19 +110,14 @@ def header(runs: Sequence[RunView]) -> str:
             "name": run.name,
             "source": run.market_source,
             "symbols": run.symbols,
-            "regime": run.regime_name,
-            "preset": plain(run.preset or "none (no preset)"),
-            "preset_source": plain(run.regime.get("preset_source", "")),
-            "regime_params": [
-                (k, plain(v)) for k, v in run.regime.items() if k not in ("name", "preset", "preset_source")
-            ],
+            **regime_fields(run.regime, run.preset),
             "rules": rule_lines(run.allocator),
             "notes": note_lines(run.notes),
             "start": run.series["time"].min().strftime("%Y-%m-%d %H:%M"),
             "end": run.series["time"].max().strftime("%Y-%m-%d %H:%M"),
             "bars": run.series["time"].nunique(),
             "bar": duration(run.bar_seconds),
-            "labels": [view.label for view in run.configs],
+            "labels": capped([view.label for view in run.configs]),
             "path": str(run.folder.path),
         }
         for run in runs
@@ -88,9 +126,8 @@ def header(runs: Sequence[RunView]) -> str:
     return section_html("what-ran", "What ran", render("header.j2", runs=cards, synthetic=synthetic))
 
 
-def equity_chart(runs: Sequence[RunView]) -> str:
-    """Equity (wallet + unrealised PnL at mark) per config over time."""
-    configs = all_configs(runs)
+def equity_figure(configs: Sequence[ConfigView]) -> go.Figure:
+    """Equity per config over time, each ruin marked ×."""
     fig = _line_chart(configs, lambda s: s["equity"], "equity (USDT)")
     for i, view in enumerate(configs):
         ruin = view.bars.ruin
@@ -104,6 +141,12 @@ def equity_chart(runs: Sequence[RunView]) -> str:
                 name=f"ruined · {view.name}",
                 marker={"symbol": "x", "size": 12, "color": COLORS[i % len(COLORS)]},
             )
+    return fig
+
+
+def equity_chart(runs: Sequence[RunView]) -> str:
+    """Equity (wallet + unrealised PnL at mark) per config over time."""
+    fig = equity_figure(all_configs(runs))
     note = (
         "Equity = wallet balance + unrealised PnL at mark. A ruined book's line stops at its ruin "
         f"(equity at or below {metrics.RUIN_FLOOR:.0%} of deposits), marked ×."
@@ -111,14 +154,13 @@ def equity_chart(runs: Sequence[RunView]) -> str:
     return section_html("equity", "Equity", figure_html(fig), note)
 
 
-def mur_chart(runs: Sequence[RunView]) -> str:
-    """MUR path in percent with the 70% and 80% lines and the danger zone between them shaded."""
+def _mur_percent(series: pd.DataFrame) -> pd.Series:
+    return (metrics.mur_path(series) * 100).replace([np.inf, -np.inf], np.nan)
 
-    def mur_percent(series: pd.DataFrame) -> pd.Series:
-        return (metrics.mur_path(series) * 100).replace([np.inf, -np.inf], np.nan)
 
-    configs = all_configs(runs)
-    fig = _line_chart(configs, mur_percent, "MUR (IM / equity, %)")
+def mur_figure(configs: Sequence[ConfigView]) -> go.Figure:
+    """MUR path in percent per config with the 70% and 80% lines and the danger zone between them."""
+    fig = _line_chart(configs, _mur_percent, "MUR (IM / equity, %)")
     low, high = metrics.MUR_DANGER_LOW * 100, metrics.MUR_DANGER_HIGH * 100
     fig.add_hrect(
         y0=low,
@@ -138,10 +180,16 @@ def mur_chart(runs: Sequence[RunView]) -> str:
             annotation_position=where,
         )
     peak = max(
-        (float(np.nanmax(v)) for v in (_lived(c, mur_percent) for c in configs) if np.isfinite(v).any()),
+        (float(np.nanmax(v)) for v in (_lived(c, _mur_percent) for c in configs) if np.isfinite(v).any()),
         default=0.0,
     )
     fig.update_yaxes(range=[0, min(max(100.0, peak * 1.05), MUR_AXIS_CAP)])
+    return fig
+
+
+def mur_chart(runs: Sequence[RunView]) -> str:
+    """MUR path in percent with the 70% and 80% lines and the danger zone between them shaded."""
+    fig = mur_figure(all_configs(runs))
     note = (
         "MUR = IM / equity. The band between 70% and 80% is the danger zone. "
         "Gaps mark bars where equity was zero or below while margin was held (MUR infinite); a ruined "

@@ -39,12 +39,21 @@ def duration(seconds: float) -> str:
 
 
 def plain(value: object) -> str:
-    """A JSON value as one line: mappings as ``key: value; ...``, lists in brackets."""
+    """A JSON value as one line: mappings as ``key: value; ...``, lists in brackets (at most ``CAP`` items
+    and a count of the rest: one value per book of a many-book run would bury the line)."""
     if isinstance(value, dict):
         return "; ".join(f"{key}: {plain(item)}" for key, item in value.items())
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(plain(item) for item in value) + "]"
+        return "[" + ", ".join(plain(item) for item in capped(list(value))) + "]"
     return str(value)
+
+
+CAP = 12
+
+
+def capped(items: list, cap: int = CAP) -> list:
+    """``items`` if there are at most ``cap``, else the first ``cap`` and a count of the rest."""
+    return items if len(items) <= cap else [*items[:cap], f"… and {len(items) - cap:,d} more"]
 
 
 NO_RULES = "none: targets are traded as the strategy gives them"

@@ -245,7 +245,15 @@ def _count(kind: str, meaning: str) -> Metric:
     return _documented(f"{meaning}: number of events of kind {kind!r}, up to a ruin.")(metric)
 
 
-liquidations = _count("liquidation", "Liquidations")
+@_documented(
+    "Liquidations: bars in which the book was liquidated (one account-wide liquidation of several legs, "
+    "or of several isolated positions in one bar, counts once), up to a ruin."
+)
+def liquidations(bars: ConfigBars) -> int:
+    events = bars.lived_events
+    return int(events.loc[events["kind"] == "liquidation", "time"].nunique())
+
+
 cuts = _count("cut", "Cuts (targets scaled down by an allocator rule or the fill-time IM check)")
 rejections = _count("rejection", "Rejections (new risk refused whole)")
 stage_changes = _count("stage", "Stage changes (staged deployment advanced or fell back)")

@@ -7,6 +7,7 @@ cited parameters from ``datasets/margin``. ``make_regime(name, instruments, **pa
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -50,12 +51,31 @@ _REGISTRY: dict[str, RegimeFactory] = {
 REGIMES: Mapping[str, RegimeFactory] = MappingProxyType(_REGISTRY)
 
 
+def _settings(cls: type, given: int) -> tuple[str, ...]:
+    """The keyword settings of ``cls`` after the ``given`` leading arguments its factory supplies."""
+    names = list(inspect.signature(cls).parameters)[given:]
+    return tuple(n for n in names if n != "name")
+
+
+# what a config may set per regime (regime.params, and regime.preset where a preset exists)
+_PARAMS: dict[str, tuple[str, ...]] = {
+    "cross": _settings(CrossRegime, 2),
+    "isolated": _settings(IsolatedRegime, 2),
+    "portfolio": ("preset", *_settings(PortfolioRegime, 2)),
+    "standard": ("preset", *_settings(SizeRateRegime, 2)),
+}
+
+
 def make_regime(name: str | Regime, instruments: tuple[Instrument, ...], **params: Any) -> Regime:
     """Build a regime by registered name, or pass a ready instance through."""
     if not isinstance(name, str):
         return name
     if name not in _REGISTRY:
         raise ConfigError.unknown("margin regime", name, _REGISTRY)
+    unknown = sorted(set(params) - set(_PARAMS[name]))
+    if unknown:
+        where = "regime.preset" if unknown[0] == "preset" else f"regime.params.{unknown[0]}"
+        raise ConfigError.unknown(f"setting for margin regime {name!r} ({where}):", unknown[0], _PARAMS[name])
     try:
         return _REGISTRY[name](instruments, **params)
     except TypeError as exc:

@@ -151,7 +151,7 @@ def test_long_runs_are_downsampled_in_the_page(make_run, tmp_path):
 
 
 def test_public_surface():
-    assert sorted(reports.__all__) == ["SECTIONS", "build_report", "render_report"]
+    assert sorted(reports.__all__) == ["SECTIONS", "build_report", "render_report", "sweep_page"]
 
 
 def _summary_rows(page: str) -> dict[str, list[str]]:

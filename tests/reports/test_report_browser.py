@@ -34,7 +34,10 @@ def report(two_runs, tmp_path_factory) -> Path:
     return reports.build_report(two_runs, tmp_path_factory.mktemp("html") / "report.html")
 
 
-def run_chromium(binary: str, page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_chromium(
+    binary: str, page: Path, profile: Path, *extra: str, fragment: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Load ``page`` (with ``#fragment``) in headless Chromium; console messages go to stderr."""
     command = [
         binary,
         "--headless",
@@ -46,16 +49,24 @@ def run_chromium(binary: str, page: Path, profile: Path, *extra: str) -> subproc
         "--disable-sync",
         f"--user-data-dir={profile}",
         "--virtual-time-budget=10000",
+        "--enable-logging=stderr",
+        "--v=0",
         *extra,
-        page.resolve().as_uri(),
+        page.resolve().as_uri() + (f"#{fragment}" if fragment else ""),
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+
+
+def console(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The page's console messages (errors, warnings, logs) that Chromium printed to stderr."""
+    return [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
 
 
 @pytest.mark.parametrize("network", [(), (NO_NETWORK,)], ids=["default", "network-blocked"])
 def test_every_figure_renders(chromium, report, tmp_path, network):
     result = run_chromium(chromium, report, tmp_path / "profile", *network, "--dump-dom")
     assert result.returncode == 0, result.stderr[-2000:]
+    assert console(result) == []
     figures = report.read_text(encoding="utf-8").count('class="plotly-graph-div"')
     assert figures == 6
     rendered = RENDERED_FIGURE.findall(result.stdout)  # plotly adds js-plotly-plot once it has drawn

@@ -147,7 +147,11 @@ def test_counts_by_kind_and_decisions_by_rule():
         ]
     )
     b = one(FOUR_BARS, evts)
-    assert metrics.liquidations(b) == 2
+    assert metrics.liquidations(b) == 1  # one account-wide liquidation of two legs in one bar
+    later = pd.concat(
+        [evts, events([(t + pd.Timedelta(hours=2), 0, "liquidation", "BTCUSDT", -1, 1, 0, "")])]
+    )
+    assert metrics.liquidations(one(FOUR_BARS, later)) == 2  # a second bar is a second liquidation
     counts = [metrics.METRICS[k](b) for k in ("cuts", "rejections", "stage_changes", "stops")]
     assert counts == [3, 1, 1, 1]
     assert metrics.decisions(b) == {
