@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 from pmsim.reports.basis import basis_pnl
 from pmsim.reports.frames import ConfigView, RunView, all_configs, downsample
 from pmsim.reports.render import base_figure, figure_html, render, section_html
+from pmsim.reports.sleeves import sleeve_attribution
 from pmsim.reports.tables import decisions_table, return_stats, summary_table
 from pmsim.reports.text import capped, duration, note_lines, plain, rule_lines
 from pmsim.simulator import metrics
@@ -350,6 +351,7 @@ SECTIONS: tuple[Section, ...] = (
     summary_table,
     decisions_table,
     equity_chart,
+    sleeve_attribution,
     mur_chart,
     rom_chart,
     shock_distance_chart,

@@ -17,15 +17,18 @@ from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceB
 from pmsim.simulator.checked import build
 from pmsim.simulator.config import (
     AllocatorConfig,
+    BudgetConfig,
     MarketConfig,
     RegimeConfig,
     RunConfig,
     StrategyConfig,
     StressConfig,
 )
-from pmsim.simulator.deployment import DrawdownStop, StagedDeployment
+from pmsim.simulator.deployment import DrawdownStop, StagedDeployment, Stages
+from pmsim.simulator.engine.budgets import Budget
 from pmsim.simulator.engine.engine import Costs, ShockProbe, Simulation, simulate
 from pmsim.simulator.engine.policies import LiquidationPolicy, policy_for
+from pmsim.simulator.engine.sleeves import Sleeve, Sleeves
 from pmsim.simulator.errors import ConfigError, DataError
 from pmsim.simulator.margin import make_regime
 from pmsim.simulator.margin.base import Regime
@@ -108,11 +111,81 @@ def build_regime(config: RegimeConfig, market: Market) -> Regime:
     return make_regime(config.name, market.instruments, **params)
 
 
-def build_strategy(config: StrategyConfig) -> Strategy:
+def build_strategy(config: StrategyConfig, where: str = "strategy") -> Strategy:
     """The strategy ``config`` names, its parameters checked against the strategy class's fields."""
     if config.name not in STRATEGIES:
-        raise ConfigError.unknown("strategy", config.name, STRATEGIES)
-    return build(STRATEGIES[config.name], config.params, "strategy.params")
+        raise ConfigError.unknown(where, config.name, STRATEGIES)
+    return build(STRATEGIES[config.name], config.params, f"{where}.params")
+
+
+def per_book(value: Any, n: int | None, key: str) -> Any:
+    """A number or a list over the books, as given (``n`` None) or broadcast to ``n`` books.
+
+    A list whose length is neither 1 nor ``n`` is a one-line ``ConfigError`` naming ``key``.
+    """
+    if not isinstance(value, list | tuple):
+        return value
+    if n is None or len(value) == n:
+        return np.asarray(value) if n is not None else value
+    if len(value) == 1:
+        return np.full(n, value[0])
+    expected = "1 (the run has one book)" if n == 1 else f"1 or {n} (one per book)"
+    raise ConfigError(f"{key} has {len(value)} values; expected {expected}")
+
+
+def per_book_stages(stages: Any, n: int | None, key: str) -> Any:
+    """One stage list for every book, or one list per book (``[[0.25, 1.0], [0.5, 1.0]]``)."""
+    if not stages or not isinstance(stages[0], list | tuple):
+        return tuple(stages)
+    if n is not None and len(stages) not in (1, n):
+        raise ConfigError(f"{key} has {len(stages)} stage lists; expected 1 or {n} (one per book)")
+    return tuple(tuple(s) for s in (stages * n if len(stages) == 1 and n else stages))
+
+
+def books_of(config: RunConfig, strategies: list[Strategy]) -> int:
+    """The run's number of books S: every strategy gives S parameter sets, every list over S values."""
+    counts = {strategy.n_configs for strategy in strategies}
+    if len(counts) > 1:
+        sizes = ", ".join(f"{s.name} {s.n_configs}" for s in strategies)
+        raise ConfigError(f"the sleeves' strategies give different numbers of books ({sizes}); give each S")
+    return counts.pop()
+
+
+def build_sleeves(config: RunConfig) -> Sleeves:
+    """The run's sleeves (``[strategy]`` alone is one sleeve with the whole equity as budget)."""
+    sleeves = config.resolved_sleeves()
+    given = bool(config.sleeves)
+    where = [f"sleeves[{i}].strategy" if given else "strategy" for i in range(len(sleeves))]
+    strategies = [
+        build_strategy(StrategyConfig(s.strategy, s.params), w) for s, w in zip(sleeves, where, strict=True)
+    ]
+    n = books_of(config, strategies)
+    names = [s.name for s in sleeves]
+    floor = config.allocator.buffer_floor if config.allocator.buffer_floor is not None else 1.0
+    built = tuple(
+        Sleeve(s.name, strategy, build_budget(s.budget, names, floor, n, f"sleeves[{i}].budget"))
+        for i, (s, strategy) in enumerate(zip(sleeves, strategies, strict=True))
+    )
+    return Sleeves(built, n)
+
+
+def build_budget(config: BudgetConfig, names: list[str], floor: Any, n: int, where: str) -> Budget:
+    stages = None
+    if config.stages is not None:
+        stages = Stages(
+            per_book_stages(config.stages, n, f"{where}.stages"),
+            per_book(config.window, n, f"{where}.window"),
+            per_book(config.drawdown, n, f"{where}.drawdown"),
+            where,
+        )
+    buffer = config.buffer if config.buffer is not None else floor
+    return Budget(
+        config.kind,
+        per_book(config.fraction, n, f"{where}.fraction"),
+        tuple(names.index(name) for name in config.after),
+        per_book(buffer, n, f"{where}.buffer"),
+        stages,
+    )
 
 
 @dataclass
@@ -122,7 +195,7 @@ class Run:
     config: RunConfig
     market: Market
     regime: Regime
-    strategy: Strategy
+    sleeves: Sleeves
     allocator: Allocator
 
     def execute(
@@ -137,7 +210,7 @@ class Run:
             return simulate(
                 self.market,
                 self.regime,
-                self.strategy,
+                self.sleeves,
                 self.allocator,
                 account.wallet,
                 Costs(slippage=account.slippage, clearance_fee=account.clearance_fee),
@@ -171,16 +244,18 @@ class Run:
                 "bars": market.n_bars,
             },
             "regime": self.regime.describe(),
-            "strategy": self.strategy.describe(),
+            "strategy": self.sleeves.sleeves[0].strategy.describe(),
+            "sleeves": self.describe_sleeves(),
             "allocator": self.allocator.describe(),
             "thresholds": dict(THRESHOLDS),
-            "labels": self.strategy.labels(),
+            "labels": self.labels(),
             "configs": summarise(simulation.series, simulation.events, market.bar_seconds),
         }
         resolved = self.config.to_dict()
         resolved["resolved"] = {
             "regime": summary["regime"],
             "strategy": summary["strategy"],
+            "sleeves": summary["sleeves"],
             "allocator": summary["allocator"],
         }
         return write_run(
@@ -194,6 +269,21 @@ class Run:
             extra=extra,
         )
 
+    def describe_sleeves(self) -> list[dict[str, Any]]:
+        names = self.sleeves.names
+        return [
+            {"name": s.name, "strategy": s.strategy.describe(), "budget": s.budget.describe(names)}
+            for s in self.sleeves.sleeves
+        ]
+
+    def labels(self) -> list[str]:
+        """One label per book: the strategy's, or ``sleeve: label`` joined by `` | `` for several sleeves."""
+        sleeves = self.sleeves.sleeves
+        if len(sleeves) == 1:
+            return sleeves[0].strategy.labels()
+        per_sleeve = [[f"{s.name}: {label}" for label in s.strategy.labels()] for s in sleeves]
+        return [" | ".join(book) for book in zip(*per_sleeve, strict=True)]
+
 
 def build_probe(config: StressConfig, market: Market) -> ShockProbe | None:
     """The stress move per instrument (each takes its underlying's move; 0 for others)."""
@@ -206,31 +296,42 @@ def build_probe(config: StressConfig, market: Market) -> ShockProbe | None:
     return ShockProbe(direction, config.every)
 
 
-def build_allocator(config: AllocatorConfig) -> Allocator:
-    """The rules the config names (only those), in order: stop, stages, band, buffer floor, MUR cap."""
+def build_allocator(config: AllocatorConfig, n: int | None = None) -> Allocator:
+    """The rules the config names (only those), in order: stop, stages, band, buffer floor, MUR cap.
+
+    Lists over the books are broadcast to ``n`` books (``None``: kept as given, for range checks).
+    """
+
+    def value(key: str) -> Any:
+        return per_book(getattr(config, key), n, f"allocator.{key}")
+
     rules: list[Rule] = []
     if config.stop_drawdown is not None:
-        rules.append(DrawdownStop(config.stop_drawdown))
+        rules.append(DrawdownStop(value("stop_drawdown")))
     if config.stages is not None:
-        window = 168 if config.stage_window is None else config.stage_window
-        drawdown = 0.05 if config.stage_drawdown is None else config.stage_drawdown
-        rules.append(StagedDeployment(tuple(config.stages), window, drawdown))
+        window = 168 if config.stage_window is None else value("stage_window")
+        drawdown = 0.05 if config.stage_drawdown is None else value("stage_drawdown")
+        rules.append(
+            StagedDeployment(per_book_stages(config.stages, n, "allocator.stages"), window, drawdown)
+        )
     if config.rebalance_band is not None:
-        rules.append(RebalanceBand(config.rebalance_band))
+        rules.append(RebalanceBand(value("rebalance_band")))
     if config.buffer_floor is not None:
-        rules.append(BufferFloor(config.buffer_floor))
+        rules.append(BufferFloor(value("buffer_floor")))
     if config.mur_cap is not None:
-        rules.append(MurCap(config.mur_cap, config.mur_mode or "new_risk"))
+        rules.append(MurCap(value("mur_cap"), config.mur_mode or "new_risk"))
     return Allocator(tuple(rules))
 
 
 def build_run(config: RunConfig, market: Market | None = None) -> Run:
-    """Wire market, regime, strategy and allocator for ``config`` (``market`` may be shared between runs)."""
-    strategy = build_strategy(config.strategy)
-    market = market if market is not None else build_market(config.market, strategy.n_configs)
-    require_memory(market.n_bars, strategy.n_configs, len(market.instruments))
-    allocator = build_allocator(config.allocator)
-    return Run(config, market, build_regime(config.regime, market), strategy, allocator)
+    """Wire market, regime, sleeves and allocator for ``config`` (``market`` may be shared between runs)."""
+    sleeves = build_sleeves(config)
+    n_books = sleeves.n_configs
+    market = market if market is not None else build_market(config.market, n_books)
+    n_sleeves = len(sleeves.sleeves) if len(sleeves.sleeves) > 1 else 0
+    require_memory(market.n_bars, n_books, len(market.instruments) * (1 + n_sleeves))
+    allocator = build_allocator(config.allocator, n_books)
+    return Run(config, market, build_regime(config.regime, market), sleeves, allocator)
 
 
 def first_price(market: Market, symbol: str) -> float:

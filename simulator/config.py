@@ -9,6 +9,7 @@ dataclass's ``__post_init__`` checks only its ranges.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,9 @@ class StrategyConfig:
 
 
 RULE_KEYS = ("stop_drawdown", "stages", "rebalance_band", "buffer_floor", "mur_cap")
+PerBook = float | tuple[float, ...]  # one value for every book, or one per book (a list over S)
+StageLists = tuple[float | tuple[float, ...], ...]  # one stage list, or one per book (never mixed)
+SLEEVE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +137,17 @@ class AllocatorConfig:
     (default 0.05); ``rebalance_band`` keeps positions within that fraction of their target;
     ``buffer_floor`` refuses new risk below equity / MM = floor; ``mur_cap`` caps IM / equity after the
     trade, by refusing new risk (``mur_mode = "new_risk"``, default) or by cutting the whole book back to
-    the cap (``"hold_at"``).
+    the cap (``"hold_at"``). Every number may be a list with one value per book (``stages``: a list of
+    stage lists), broadcast with the strategy's books.
     """
 
-    stop_drawdown: float | bool | None = None  # false: off
-    stages: tuple[float, ...] | bool | None = None  # false: off
-    stage_window: int | None = None
-    stage_drawdown: float | None = None
-    rebalance_band: float | bool | None = None  # false: off
-    buffer_floor: float | bool | None = None  # false: off
-    mur_cap: float | bool | None = None  # false: off
+    stop_drawdown: PerBook | bool | None = None  # false: off
+    stages: StageLists | bool | None = None  # false: off
+    stage_window: int | tuple[int, ...] | None = None
+    stage_drawdown: PerBook | None = None
+    rebalance_band: PerBook | bool | None = None  # false: off
+    buffer_floor: PerBook | bool | None = None  # false: off
+    mur_cap: PerBook | bool | None = None  # false: off
     mur_mode: str | None = None
 
     def __post_init__(self) -> None:
@@ -159,6 +164,76 @@ class AllocatorConfig:
             from pmsim.simulator.build import build_allocator  # the rules check their own ranges
 
             build_allocator(self)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetConfig:
+    """What a sleeve's strategy sizes against (its view's ``equity``), per book.
+
+    ``kind = "equity"``: ``fraction`` of the account's equity (default: all of it).
+    ``kind = "free_capital"``: ``fraction`` of what the sleeves named in ``after`` leave free,
+    ``equity - max(IM(after), buffer x MM(after))`` (``buffer`` defaults to ``allocator.buffer_floor``,
+    else 1). ``stages`` (e.g. ``[0.25, 0.5, 1.0]``) deploy that share of it, advancing after ``window``
+    bars in which the whole book stayed within ``drawdown`` of its peak and no guard fired, stepping back
+    on a breach. Every number may be a list over the books; ``stages`` a list of stage lists.
+    """
+
+    kind: Literal["equity", "free_capital"] = "equity"
+    fraction: PerBook = 1.0
+    after: tuple[str, ...] = ()
+    buffer: PerBook | None = None
+    stages: StageLists | None = None
+    window: int | tuple[int, ...] = 168
+    drawdown: PerBook = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class SleeveConfig:
+    """One sleeve of the account: a name (letters, digits, '_'), a strategy, its parameters, a budget."""
+
+    name: str
+    strategy: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+
+
+def check_sleeves(sleeves: tuple[SleeveConfig, ...]) -> None:
+    """Names unique and safe; ``after`` names earlier sleeves; budget numbers in range."""
+    seen: list[str] = []
+    for i, sleeve in enumerate(sleeves):
+        where = f"sleeves[{i}]"
+        if not SLEEVE_NAME.fullmatch(sleeve.name) or len(sleeve.name) > MAX_NAME:
+            raise ConfigError(
+                f"{where}.name {sleeve.name[:40]!r} is not a plain identifier (letters, digits, '_'; "
+                "it names series columns)"
+            )
+        if sleeve.name in seen:
+            raise ConfigError(f"{where}.name {sleeve.name!r} is used by an earlier sleeve; names must differ")
+        budget = sleeve.budget
+        for j, other in enumerate(budget.after):
+            if other not in seen:
+                raise ConfigError(
+                    f"{where}.budget.after[{j}]: {other!r} is not an earlier sleeve "
+                    f"(earlier: {', '.join(seen) or 'none'})"
+                )
+        if budget.kind == "free_capital" and not budget.after:
+            raise ConfigError(f"{where}.budget.after: a free_capital budget names the sleeves it comes after")
+        if budget.kind == "equity" and budget.after:
+            raise ConfigError(f"{where}.budget.after applies to kind = 'free_capital' only")
+        ranges = (
+            ("fraction", budget.fraction, lambda v: 0 < v <= 1, "in (0, 1]"),
+            ("buffer", budget.buffer if budget.buffer is not None else 1.0, lambda v: v >= 1, ">= 1"),
+            ("drawdown", budget.drawdown, lambda v: 0 < v < 1, "in (0, 1)"),
+            ("window", budget.window, lambda v: v >= 1, ">= 1"),
+        )
+        for key, value, ok, allowed in ranges:
+            if not all(ok(v) for v in np.atleast_1d(np.asarray(value)).tolist()):
+                raise ConfigError(f"{where}.budget.{key} must be {allowed}, got {_plain(value)}")
+        if budget.stages is not None:
+            from pmsim.simulator.deployment import stage_table
+
+            stage_table(budget.stages, f"{where}.budget.stages")
+        seen.append(sleeve.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,15 +298,30 @@ class RunConfig:
     allocator: AllocatorConfig = field(default_factory=AllocatorConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
     stress: StressConfig = field(default_factory=StressConfig)
+    sleeves: tuple[SleeveConfig, ...] = ()
 
     def __post_init__(self) -> None:
         check_name(self.name, "name")
+        check_sleeves(self.sleeves)
+
+    def resolved_sleeves(self) -> tuple[SleeveConfig, ...]:
+        """The ``[[sleeves]]``, or the one sleeve ``[strategy]`` stands for (named after its strategy)."""
+        if self.sleeves:
+            return self.sleeves
+        return (SleeveConfig(self.strategy.name, self.strategy.name, self.strategy.params),)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        """The config as plain values: ``[[sleeves]]`` when given, else ``[strategy]`` (never both)."""
+        out = _plain(dataclasses.asdict(self))
+        out.pop("strategy" if self.sleeves else "sleeves")
+        return out
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> RunConfig:
+        if isinstance(raw, Mapping) and raw.get("sleeves") and "strategy" in raw:
+            raise ConfigError("give either [strategy] (one sleeve) or [[sleeves]], not both")
+        if isinstance(raw, Mapping) and raw.get("sleeves") == []:
+            raise ConfigError("sleeves is empty; give at least one [[sleeves]] table, or a [strategy]")
         return build(cls, raw)
 
     @classmethod

@@ -350,13 +350,33 @@ def summarise(series: pd.DataFrame, events: pd.DataFrame, bar_seconds: float) ->
     Returns
     -------
     One dict per config in ascending order: ``{"config": int, <metric name>: value, ...,
-    "decisions": {kind: {rule: count}}}``.
+    "decisions": {kind: {rule: count}}}``, plus ``"sleeves"`` (``sleeve_summary``) for runs with several.
     """
     return [
         {
             "config": config,
             **{name: metric(bars) for name, metric in METRICS.items()},
             "decisions": decisions(bars),
+            **({"sleeves": sleeve_summary(bars.lived)} if "@" in "".join(bars.series.columns) else {}),
         }
         for config, bars in split_configs(series, events, bar_seconds).items()
     ]
+
+
+def sleeve_summary(series: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per sleeve of one config (up to a ruin): final ``pnl``, ``fees``, ``funding`` and mean / max ``im``.
+
+    The sleeves' ``pnl`` sums to the account's equity - deposits (``simulator.engine.sleeves``).
+    """
+    last = series.iloc[-1]
+    names = [c.split("@", 1)[1] for c in series.columns if c.startswith("pnl@")]
+    return {
+        name: {
+            "pnl": float(last[f"pnl@{name}"]),
+            "fees": float(last[f"fees@{name}"]),
+            "funding": float(last[f"funding@{name}"]),
+            "im_mean": float(series[f"im@{name}"].mean()),
+            "im_max": float(series[f"im@{name}"].max()),
+        }
+        for name in names
+    }

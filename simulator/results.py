@@ -5,9 +5,13 @@ A run folder holds
 - ``series.parquet`` one row per bar and config: ``time, config, equity, wallet, upnl, im, mm, mur, buffer,
   free, realised, fees, funding, bankruptcy_loss, deposits, shock_distance`` (the multiple of the
   configured stress move that would liquidate the book; NaN on bars not probed) and ``notional:{symbol}``
-  per instrument (signed, at mark);
+  per instrument (signed, at mark); with more than one sleeve also, per sleeve ``pnl@{sleeve}`` (realised +
+  unrealised - fees - funding + its bankruptcy share), ``fees@``, ``funding@``, ``im@`` (the regime's IM of
+  the sleeve's positions alone), ``budget@`` (what it sized against at that close) and
+  ``notional@{sleeve}:{symbol}``;
 - ``prices.parquet`` one row per bar: ``time`` and ``mark:{symbol}`` (mark close, NaN when not listed);
-- ``events.parquet`` one row per event: ``time, config, kind, symbol, qty, price, amount, note``;
+- ``events.parquet`` one row per event: ``time, config, kind, symbol, qty, price, amount, note, sleeve``
+  (``sleeve``: the sleeve an event concerns, "" for the account's own events);
 - ``summary.json``   ``{"name", "market": {source, symbols, notes, start, end, bars}, "regime", "strategy",
   "allocator" (the resolved rules), "thresholds" (ruin floor, ROM flag limits, MUR lines), "labels": [...],
   "configs": [{"config", <metric>: value, ..., "decisions": {kind: {rule: count}}}, ...]}``; the metrics
@@ -40,7 +44,20 @@ FILES = ("config.json", "series.parquet", "prices.parquet", "events.parquet", "s
 MARKER = ".pmsim-run.json"
 REPORT = "report.html"
 LEGACY_FILES = ("config.json", "summary.json", "series.parquet")  # a run folder written before markers
-EVENT_KINDS = ("fill", "funding", "liquidation", "bankruptcy", "expiry", "cut", "rejection", "stage", "stop")
+EVENT_KINDS = (
+    "fill",
+    "funding",
+    "liquidation",
+    "bankruptcy",
+    "expiry",
+    "cut",
+    "rejection",
+    "stage",
+    "stop",
+    "roll",
+    "entry",
+    "exit",
+)
 SERIES_COLUMNS = (
     "equity",
     "wallet",
@@ -57,6 +74,7 @@ SERIES_COLUMNS = (
     "deposits",
     "shock_distance",
 )
+SLEEVE_COLUMNS = ("pnl", "fees", "funding", "im", "budget")  # per sleeve: ``{column}@{sleeve}``
 
 
 @dataclass(frozen=True)

@@ -43,16 +43,6 @@ class BarView:
         )
 
 
-@dataclass(frozen=True)
-class StrategyEvent:
-    """Something a strategy decided that a reader must see (stop, roll, entry, exit), logged by the engine."""
-
-    kind: str
-    books: np.ndarray  # [k] book indices
-    amount: np.ndarray | float
-    note: str
-
-
 @runtime_checkable
 class Strategy(Protocol):
     """``prepare(market)`` computes indicators for every parameter set once; ``decide`` reads them at t."""
@@ -71,6 +61,29 @@ class Strategy(Protocol):
         ...
 
     def describe(self) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True)
+class StrategyEvent:
+    """Something a strategy did at the bar it just decided (a stop, a roll, a basis entry or exit).
+
+    ``books`` are the parameter-set indices it concerns; ``amount`` is one number per book (or one for all).
+    The engine drains these right after ``decide`` and records them on the account column at that bar, the
+    note prefixed with the sleeve name. Kinds in use: ``stop`` (note ``stop_loss``/``trailing_stop``),
+    ``roll`` (note ``roll OLD -> NEW``), ``entry``/``exit`` (note with the reason).
+    """
+
+    kind: str
+    books: np.ndarray  # [k] book indices
+    amount: np.ndarray | float
+    note: str
+
+
+@runtime_checkable
+class EmitsEvents(Protocol):
+    """Optional: a strategy that reports what it did returns (and forgets) its events since the last call."""
+
+    def drain_events(self) -> list[StrategyEvent]: ...
 
 
 def as_param(values: float | list[float] | np.ndarray, n: int, name: str) -> np.ndarray:

@@ -5,7 +5,10 @@
 3. intrabar risk at the 2^U mark corners (liquidation where equity met MM, clearance fee, bankruptcy loss);
 4. expiry: dated futures whose last bar this is settle at their settlement price;
 5. mark to market at the close; the regime's IM and MM; record;
-6. decide: strategies see data up to the close, the allocator shapes their targets for the next open.
+6. decide: each sleeve's strategy sees data up to the close on its own view (its budget, its positions);
+   the allocator shapes the sum of their targets for the next open.
+With more than one sleeve a ledger (``sleeves.py``) attributes every fill, funding payment, liquidation
+and settlement to the sleeves after each step, and the series gain per-sleeve columns.
 A Python loop runs over bars; inside it everything is whole-array numpy over ``[S, N]``, and every
 product sums each book's row alone, so a batch of S books equals S separate runs bit for bit.
 A bar missing inside an instrument's history carries its last mark (``gaps.py``).
@@ -20,11 +23,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 from pmsim.simulator.engine.account import Account, apply_funding, apply_insurance, apply_trades
+from pmsim.simulator.engine.budgets import Budget
 from pmsim.simulator.engine.events import EventLog
 from pmsim.simulator.engine.fills import MIN_ORDER, apply_fills
 from pmsim.simulator.engine.gaps import DEFERRED, Marks
 from pmsim.simulator.engine.policies import LiquidationPolicy, policy_for
 from pmsim.simulator.engine.recorder import Recorder
+from pmsim.simulator.engine.sleeves import Ledger, Sleeve, Sleeves
 from pmsim.simulator.margin.base import Regime
 from pmsim.simulator.margin.stress import shock_distance
 from pmsim.simulator.market.arrays import Market
@@ -66,12 +71,13 @@ class Simulation:
     events: pd.DataFrame
     account: Account
     notes: tuple[str, ...] = ()
+    ledger: Ledger | None = None  # the sleeves' positions and PnL (runs with more than one sleeve)
 
 
 def simulate(
     market: Market,
     regime: Regime,
-    strategy: Strategy,
+    strategy: Strategy | Sleeves,
     allocator: Allocates,
     wallet: float | np.ndarray,
     costs: Costs = Costs(),
@@ -79,15 +85,24 @@ def simulate(
     policy: LiquidationPolicy | None = None,
     probe: ShockProbe | None = None,
 ) -> Simulation:
-    """Replay ``market`` for ``strategy.n_configs`` books starting with ``wallet`` USDT each.
+    """Replay ``market`` for ``n_configs`` books starting with ``wallet`` USDT each.
 
+    ``strategy`` is one strategy (one sleeve with the whole equity as budget) or the run's sleeves.
     ``policy`` settles breaches (default: per position for isolated regimes, account-wide otherwise).
     """
     policy = policy if policy is not None else policy_for(regime)
-    n_configs, n_inst = strategy.n_configs, len(market.instruments)
+    book = (
+        strategy
+        if isinstance(strategy, Sleeves)
+        else Sleeves((Sleeve(strategy.name, strategy, Budget()),), strategy.n_configs)
+    )
+    n_configs, n_inst = book.n_configs, len(market.instruments)
     account = Account.open(np.broadcast_to(np.asarray(wallet, dtype=float), (n_configs,)), n_inst)
-    log, recorder = EventLog(), Recorder(market.n_bars, n_configs, n_inst)
-    strategy.prepare(market)
+    names = book.names if len(book.names) > 1 else ()
+    ledger = Ledger(len(names), n_configs, n_inst) if names else None
+    log, recorder = EventLog(), Recorder(market.n_bars, n_configs, n_inst, names)
+    book.prepare(market)
+    decided_at = 0
     taker_fee = np.array([i.taker_fee for i in market.instruments])
     underlying_index = market.underlying_index
     bar_length = np.timedelta64(int(market.bar_seconds * 1000), "ms")
@@ -126,6 +141,8 @@ def simulate(
         if fills is not None:
             policy.on_fill(account, fills.before, fills.price, fills.fee, regime, opened)
         apply_insurance(account)
+        if ledger is not None:
+            ledger.absorb(log, account, (listed & ~marks.gap[t], open_[t]))
         # 2. funding at mark
         due = market.funding_due[t] & (account.qty != 0)
         if due.any():
@@ -149,6 +166,8 @@ def simulate(
         # 4. expiry settlement
         if t in expiring:
             _settle(account, market, expiring[t], t, log)
+        if ledger is not None:
+            ledger.absorb(log, account, None)
         # 5. mark to market
         mark = mark_close[t]
         upnl = account.upnl(mark)
@@ -178,11 +197,19 @@ def simulate(
             shock_distance=distance,
         )
         # 6. decide and allocate for the next open
+        budgets = np.full((len(names), n_configs), np.nan)
         if t + 1 < market.n_bars:
-            view = BarView.at(market, t, equity, account.qty)
             tradable = market.listed[t + 1] | marks.gap[t + 1]
-            proposed = np.where(tradable, strategy.decide(view), 0.0)
-            target = allocator.allocate(proposed, view, regime, t, log)
+            guard, decided_at = log.guarded(decided_at, n_configs), log.cursor
+            holdings = ledger.qty if ledger is not None else account.qty[None]
+            targets, budgets = book.decide(market, t, equity, holdings, regime, tradable, guard, log)
+            view = BarView.at(market, t, equity, account.qty)
+            target = allocator.allocate(targets.sum(axis=0), view, regime, t, log)
+            if ledger is not None:
+                ledger.ask(targets)
+        if ledger is not None:
+            sleeves = ledger.state(regime, mark, closed)
+            recorder.record_sleeves(t, ledger.qty * mark, budget=budgets, **sleeves)
         if progress is not None:
             progress(1)
 
@@ -191,6 +218,7 @@ def simulate(
         log.table(market.times, market.symbols),
         account,
         (*marks.notes, policy.describe()),
+        ledger,
     )
 
 

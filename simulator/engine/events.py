@@ -1,10 +1,14 @@
 """The event log: fills, funding, liquidations, settlements, cuts and rejections as column arrays.
 
 Steps append whole arrays (one entry per affected config and instrument); nothing is a Python object per
-event until the log is turned into a table at the end of a run.
+event until the log is turned into a table at the end of a run. Each event names the sleeve it concerns
+(``sleeve``: "" for the account's own events: fills, funding, liquidations, allocator decisions).
+The sleeve ledger reads the chunks appended since a cursor (``since``) to attribute what the account did.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -12,6 +16,18 @@ from pmsim.simulator.results import EVENT_KINDS
 
 KIND_CODE = {kind: code for code, kind in enumerate(EVENT_KINDS)}
 ACCOUNT = -1  # column index for account-level events
+GUARDS = ("cut", "rejection", "stop", "liquidation", "bankruptcy")  # kinds that say a guard fired
+
+
+class Chunk(NamedTuple):
+    """One ``add`` call: ``config``, ``column``, ``qty``, ``price``, ``amount`` arrays of one kind."""
+
+    kind: str
+    config: np.ndarray
+    column: np.ndarray
+    qty: np.ndarray
+    price: np.ndarray
+    amount: np.ndarray
 
 
 class EventLog:
@@ -26,6 +42,26 @@ class EventLog:
             self._notes.append(note)
         return self._notes.index(note)
 
+    @property
+    def cursor(self) -> int:
+        """Where the log ends now; ``since(cursor)`` returns what was added after."""
+        return len(self._chunks)
+
+    def since(self, cursor: int) -> list[Chunk]:
+        return [
+            Chunk(EVENT_KINDS[int(c[2][0])], c[1], c[3], c[4], c[5], c[6])
+            for c in self._chunks[cursor:]
+            if c[1].size
+        ]
+
+    def guarded(self, cursor: int, n_configs: int) -> np.ndarray:
+        """[S] whether a guard (``GUARDS``) fired for each book since ``cursor``."""
+        fired = np.zeros(n_configs, dtype=bool)
+        for chunk in self.since(cursor):
+            if chunk.kind in GUARDS:
+                fired[chunk.config] = True
+        return fired
+
     def add(
         self,
         kind: str,
@@ -36,6 +72,7 @@ class EventLog:
         price: np.ndarray | float = np.nan,
         amount: np.ndarray | float = np.nan,
         note: str = "",
+        sleeve: str = "",
     ) -> None:
         """Record one event per entry of ``config`` (arrays broadcast together)."""
         config = np.asarray(config, dtype=np.int64)
@@ -52,6 +89,7 @@ class EventLog:
                 np.broadcast_to(np.asarray(price, dtype=float), shape).copy(),
                 np.broadcast_to(np.asarray(amount, dtype=float), shape).copy(),
                 np.full(shape, self._note_code(note), dtype=np.int32),
+                np.full(shape, self._note_code(sleeve), dtype=np.int32),
             )
         )
 
@@ -82,7 +120,7 @@ class EventLog:
 
     def table(self, times: np.ndarray, symbols: tuple[str, ...]) -> pd.DataFrame:
         """Events sorted by bar (stable: within a bar, in the engine's step order)."""
-        names = ("bar", "config", "kind", "column", "qty", "price", "amount", "note")
+        names = ("bar", "config", "kind", "column", "qty", "price", "amount", "note", "sleeve")
         if self._chunks:
             cols = {name: np.concatenate([c[i] for c in self._chunks]) for i, name in enumerate(names)}
         else:
@@ -101,5 +139,8 @@ class EventLog:
                 "price": cols["price"][order],
                 "amount": cols["amount"][order],
                 "note": np.array(self._notes, dtype=object)[cols["note"][order].astype(np.int64)],
+                "sleeve": np.array(self._notes, dtype=object)[cols["sleeve"][order].astype(np.int64)],
             }
-        ).astype({"kind": "string", "symbol": "string", "note": "string"})  # same dtypes when empty
+        ).astype(
+            {"kind": "string", "symbol": "string", "note": "string", "sleeve": "string"}
+        )  # same dtypes when empty

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-import pandas as pd
 import pytest
 from pmsim.reports.basis import basis_pnl
 from pmsim.reports.frames import RunView
@@ -25,26 +22,9 @@ CONFIG = {
 
 @pytest.fixture(scope="module")
 def carry_run(tmp_path_factory) -> RunView:
-    """A basis run through the March roll, with the strategy's roll events logged as the engine will."""
+    """A basis run through the March roll (the engine logs the strategy's roll events)."""
     run = build_run(RunConfig.from_dict(CONFIG))
-    rows = []
-    decide = run.strategy.decide
-
-    def logged(view):
-        targets = decide(view)
-        for event in run.strategy.drain_events():
-            rows.extend(
-                {"time": view.time, "config": int(b), "kind": event.kind, "symbol": "", "note": event.note}
-                for b in event.books
-            )
-        return targets
-
-    run.strategy.decide = logged
-    sim = run.execute()
-    extra = pd.DataFrame(rows).assign(qty=float("nan"), price=float("nan"), amount=float("nan"))
-    extra["time"] = pd.to_datetime(extra["time"], utc=True)
-    events = pd.concat([sim.events, extra.astype(sim.events.dtypes.to_dict())], ignore_index=True)
-    path = run.write(dataclasses.replace(sim, events=events), tmp_path_factory.mktemp("runs") / "carry")
+    path = run.write(run.execute(), tmp_path_factory.mktemp("runs") / "carry")
     return RunView(read_run(path))
 
 

@@ -4,10 +4,8 @@ no look-ahead, a run across several quarterlies whose perp leg is never naked, a
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -266,53 +264,22 @@ def test_run_across_quarterlies_never_leaves_the_perp_naked():
     assert max_mur[0] < 0.1 and max_mur[1] < 0.25
 
 
-@dataclass(eq=False)
-class Recording:
-    """A strategy that logs its drained events as event rows, as the engine will (bar of the decision)."""
-
-    inner: BasisCarry
-    rows: list[dict] = field(default_factory=list)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def decide(self, view):
-        targets = self.inner.decide(view)
-        for event in self.inner.drain_events():
-            for book in event.books:
-                self.rows.append(
-                    {
-                        "time": view.time,
-                        "config": int(book),
-                        "kind": event.kind,
-                        "symbol": "",
-                        "note": event.note,
-                    }
-                )
-        return targets
-
-
-def with_strategy_events(events: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
-    extra = pd.DataFrame(rows).assign(qty=NAN, price=NAN, amount=NAN)
-    extra["time"] = pd.to_datetime(extra["time"], utc=True)
-    return pd.concat([events, extra.astype(events.dtypes.to_dict())], ignore_index=True)
-
-
 def test_split_of_a_rolled_trade_by_hand():
     """Entry decided at bar 1 (fills at the bar-2 open), roll decided at bar 6 (fills at the bar-7 open:
     near 100.1, far 101.8), still open at the last close (perp 103, far 103.5); slippage 0.1 %."""
     market = daily_market(far_from=3)
-    strategy = Recording(
-        BasisCarry(entry=0.2, exit=-0.5, exit_days=2, roll_days=4, underlyings=("BTC",), min_listed=2)
-    )
+    strategy = BasisCarry(entry=0.2, exit=-0.5, exit_days=2, roll_days=4, underlyings=("BTC",), min_listed=2)
     regime = make_regime("cross", market.instruments, leverage=20)
     sim = simulate(market, regime, strategy, Allocator(), 10_000.0, Costs(slippage=0.001))
-    events = with_strategy_events(sim.events, strategy.rows)
+    events = sim.events  # the engine logs the drained entry and roll at their decision bars
     # basis seen: bar 1 (101 - 100) / 100 x 365 / 9 days; bar 6 (101.8 - 100) / 100 x 365 / 11 days
-    assert [r["note"] for r in strategy.rows] == [
-        "entry carry BTCUSDT_240112 at +40.56%",
-        "roll BTCUSDT_240112 -> BTCUSDT_240119 at +59.73%",
+    decided = events[events.kind.isin(["entry", "roll"])]
+    assert decided.note.tolist() == [
+        "basis: entry carry BTCUSDT_240112 at +40.56%",
+        "basis: roll BTCUSDT_240112 -> BTCUSDT_240119 at +59.73%",
     ]
+    days = sorted(sim.series.time.unique())
+    assert [days.index(t) for t in decided.time] == [1, 6]
     split = basis_attribution(sim.series, events, slippage=0.001).loc[0]
 
     size = 0.5 * 10_000 / 100  # 50 coins a leg
@@ -339,7 +306,8 @@ def test_without_roll_events_roll_trades_count_as_fees_and_parts_still_sum():
     regime = make_regime("cross", market.instruments, leverage=20)
     strategy = BasisCarry(entry=0.2, exit=-0.5, roll_days=4, underlyings=("BTC",), min_listed=2)
     sim = simulate(market, regime, strategy, Allocator(), 10_000.0, Costs(slippage=0.001))
-    split = basis_attribution(sim.series, sim.events, slippage=0.001).loc[0]
+    without_rolls = sim.events[sim.events.kind != "roll"]
+    split = basis_attribution(sim.series, without_rolls, slippage=0.001).loc[0]
     assert split["roll_cost"] == 0 and split["fees"] < 0
     assert split[list(PARTS)].sum() == pytest.approx(split["net"])
 
