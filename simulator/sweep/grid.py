@@ -134,8 +134,12 @@ def check_point(base: Mapping[str, Any], values: Mapping[str, Any], name: str, p
             )
         build_allocator(config.allocator)
     except ConfigError as exc:
-        shown = ", ".join(f"{k}={v!r}" for k, v in values.items() if str(k) in str(exc)) or ", ".join(
-            f"{k}={v!r}" for k, v in values.items()
-        )
+        named = [k for k in values if _names(str(k), str(exc))] or list(values)
+        shown = ", ".join(f"{k}={values[k]!r}" for k in named)
         raise ConfigError(f"grid point {point_id} ({shown}): {exc}") from None
     return config.to_dict()
+
+
+def _names(axis: str, message: str) -> bool:
+    """Whether an error message is about ``axis``: it names the path or quotes one of its keys."""
+    return axis in message or any(repr(part) in message for part in axis.split("."))
