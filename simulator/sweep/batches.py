@@ -91,6 +91,7 @@ def batch_run(batch: Batch, market: object):  # noqa: ANN201  (a build.Run; impo
     from pmsim.simulator.allocator import Allocator
     from pmsim.simulator.build import Run, build_regime, build_strategy
     from pmsim.simulator.config import RunConfig, StrategyConfig
+    from pmsim.simulator.memory import require_memory
 
     configs = [p.config for p in batch.points]
     first = RunConfig.from_dict(configs[0])
@@ -98,6 +99,7 @@ def batch_run(batch: Batch, market: object):  # noqa: ANN201  (a build.Run; impo
         k: _merged([c["strategy"]["params"][k] for c in configs]) for k in configs[0]["strategy"]["params"]
     }
     strategy = build_strategy(StrategyConfig(first.strategy.name, params))
+    require_memory(market.n_bars, strategy.n_configs, len(market.instruments))
     per_point = [_rules(c) for c in configs]
     rules = []
     for i, rule in enumerate(per_point[0]):

@@ -63,6 +63,7 @@ def expand(raw: Mapping[str, Any], folder: Path, default_name: str) -> Grid:
         point_id = str(values.get("name", f"p{i:0{width}d}"))
         settings = {k: v for k, v in values.items() if k != "name"}
         points.append(Point(point_id, settings, check_point(base, settings, f"{name}-{point_id}", point_id)))
+    check_regimes(points)
     ids = [p.id for p in points]
     if len(set(ids)) != len(ids):
         twice = next(i for i in ids if ids.count(i) > 1)
@@ -138,6 +139,26 @@ def check_point(base: Mapping[str, Any], values: Mapping[str, Any], name: str, p
         shown = ", ".join(f"{k}={values[k]!r}" for k in named)
         raise ConfigError(f"grid point {point_id} ({shown}): {exc}") from None
     return config.to_dict()
+
+
+def check_regimes(points: list[Point]) -> None:
+    """Build each distinct regime once on a tiny synthetic market, so bad regime params fail up front."""
+    from pmsim.simulator.build import build_regime
+    from pmsim.simulator.checked import build
+    from pmsim.simulator.config import RegimeConfig
+    from pmsim.simulator.market.synthetic import generate_market
+
+    seen: dict[str, Point] = {}
+    for point in points:
+        seen.setdefault(json.dumps(point.config["regime"], sort_keys=True), point)
+    market = generate_market(seed=0, bars=48)
+    for point in seen.values():
+        try:
+            build_regime(build(RegimeConfig, point.config["regime"], "regime"), market)
+        except ConfigError as exc:
+            regime_axes = [k for k in point.values if str(k).startswith("regime")] or list(point.values)
+            shown = ", ".join(f"{k}={point.values[k]!r}" for k in regime_axes)
+            raise ConfigError(f"grid point {point.id} ({shown}): {exc}") from None
 
 
 def _names(axis: str, message: str) -> bool:

@@ -47,6 +47,11 @@ CASES = [
     sweep(
         "value-under-value", BASE + '[axes]\n"market.bars.x" = [1]\n', "market.bars is a value, not a table"
     ),
+    sweep(
+        "regime-param",
+        BASE + '[base.regime.params]\nleverage = 20.0\n[axes]\n"regime.name" = ["cross", "portfolio"]\n',
+        "grid point p1 (regime.name='portfolio'): regime 'portfolio'",
+    ),
     sweep("empty-axis", BASE + '[axes]\n"strategy.params.entry" = []\n', "must be a non-empty list"),
     sweep("axes-and-points", AXES + '[[points]]\n"strategy.params.entry" = 20.0\n', "exactly one"),
     sweep("no-axes", BASE, "exactly one"),
