@@ -14,7 +14,7 @@ from pmsim.simulator.sweep import store
 from pmsim.simulator.sweep.batches import Batch, pack
 from pmsim.simulator.sweep.execute import run_batches
 from pmsim.simulator.sweep.grid import Grid, read_grid
-from pmsim.simulator.sweep.work import BatchResult, Ranking, axis_type, metric_types, ranked
+from pmsim.simulator.sweep.work import BatchResult, Ranking, axis_type, metric_types, ranked, setting
 
 KILL_AT = "sweep-batch"  # PMSIM_TEST_SIGNAL_AT=sweep-batch: the process kills itself after a batch commits
 
@@ -52,7 +52,7 @@ def plan(path: Path, top: int, by: str) -> Plan:
     if by not in numeric:
         raise ConfigError.unknown("--by metric", by, numeric)
     grid = read_grid(path)
-    axes = {a: axis_type([p.values.get(a) for p in grid.points if a in p.values]) for a in grid.axes}
+    axes = {a: axis_type([setting(p, a) for p in grid.points]) for a in grid.axes}
     return Plan(grid, tuple(pack(grid.points)), axes, Ranking(top, by, grid.keep))
 
 

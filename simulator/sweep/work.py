@@ -66,12 +66,22 @@ def axis_value(value: Any, kind: pa.DataType) -> Any:
     return json.dumps(value, sort_keys=True)
 
 
+def setting(point: Point, axis: str) -> Any:
+    """The point's value on ``axis``: its own, else its resolved config's (None where the config has none)."""
+    if axis in point.values:
+        return point.values[axis]
+    node: Any = point.config
+    for part in axis.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def rows_schema(axes: dict[str, pa.DataType]) -> pa.Schema:
     return pa.schema([("point", pa.string()), *axes.items(), *metric_types().items()])
 
 
 def ranked(rows: pd.DataFrame, ranking: Ranking) -> list[str]:
-    """Point ids to keep series for: the top ``ranking.top`` by ``ranking.by`` (ties: grid order), kept."""
+    """Point ids to keep series for: the top ``ranking.top`` by ``ranking.by`` (ties: by point id), kept."""
     order = rows.assign(_v=rows[ranking.by].astype(float)).sort_values(
         ["_v", "point"], ascending=[False, True], na_position="last", kind="stable"
     )
@@ -92,7 +102,7 @@ def run_batch(batch: Batch, axes: dict[str, pa.DataType], ranking: Ranking) -> B
     records = [
         {
             "point": point.id,
-            **{a: axis_value(point.values.get(a), kind) for a, kind in axes.items()},
+            **{a: axis_value(setting(point, a), kind) for a, kind in axes.items()},
             **{m: row[m] for m in METRICS},
         }
         for point, row in zip(points, summary, strict=True)
