@@ -31,7 +31,8 @@ def run_local(batches: Sequence[Batch], task: Task, done: Done, workers: int) ->
 
     scheduler = "sync" if workers <= 1 else "processes"
     with Callback(posttask=finished):
-        dask.compute(*tasks, scheduler=scheduler, num_workers=workers, optimize_graph=False)
+        # chunksize 1: the process pool would otherwise hand up to 6 batches to one worker at a time
+        dask.compute(*tasks, scheduler=scheduler, num_workers=workers, chunksize=1, optimize_graph=False)
 
 
 def run_distributed(batches: Sequence[Batch], task: Task, done: Done, address: str) -> None:
