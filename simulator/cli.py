@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "pmsim.simulator.compare.cli",
     "pmsim.simulator.data.cli",
     "pmsim.simulator.margin.cli",
+    "pmsim.simulator.sweep.cli",
 )
 
 EXIT_USAGE = 2

@@ -1,0 +1,87 @@
+"""A sweep end to end: plan (grid, batches, schema, identity) up front, then run what is not committed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+from pmsim.simulator.errors import ConfigError
+from pmsim.simulator.sweep import store
+from pmsim.simulator.sweep.batches import Batch, pack
+from pmsim.simulator.sweep.execute import run_batches
+from pmsim.simulator.sweep.grid import Grid, read_grid
+from pmsim.simulator.sweep.work import BatchResult, Ranking, axis_type, metric_types, ranked, setting
+
+KILL_AT = "sweep-batch"  # PMSIM_TEST_SIGNAL_AT=sweep-batch: the process kills itself after a batch commits
+
+
+@dataclass(frozen=True)
+class Plan:
+    grid: Grid
+    batches: tuple[Batch, ...]
+    axes: dict[str, pa.DataType]
+    ranking: Ranking
+
+    @property
+    def marker(self) -> dict:
+        """The sweep's identity (batch keys, ranking) and what a reader needs to know about its columns."""
+        identity = json.dumps(
+            [[b.key for b in self.batches], self.ranking.top, self.ranking.by, self.ranking.keep]
+        )
+        return {
+            "kind": "sweep",
+            "grid": hashlib.sha256(identity.encode()).hexdigest()[:16],
+            "name": self.grid.name,
+            "axes": list(self.axes),
+            "metrics": list(metric_types()),
+            "top": self.ranking.top,
+            "by": self.ranking.by,
+            "keep": list(self.ranking.keep),
+            "points": len(self.grid.points),
+            "batches": len(self.batches),
+        }
+
+
+def plan(path: Path, top: int, by: str) -> Plan:
+    """Everything checked before anything runs: the grid, every point, the ranking metric."""
+    numeric = [m for m, t in metric_types().items() if t in (pa.float64(), pa.int64())]
+    if by not in numeric:
+        raise ConfigError.unknown("--by metric", by, numeric)
+    grid = read_grid(path)
+    axes = {a: axis_type([setting(p, a) for p in grid.points]) for a in grid.axes}
+    return Plan(grid, tuple(pack(grid.points)), axes, Ranking(top, by, grid.keep))
+
+
+def sweep(planned: Plan, out: Path, scheduler: str | None, workers: int, force: bool) -> None:
+    """Run the batches not yet committed in ``out``, then write the top series and mark it complete."""
+    from pmsim.simulator.atomic import _hook
+    from tqdm import tqdm
+
+    marker = planned.marker
+    store.prepare(out, marker, force)
+    keys = [b.key for b in planned.batches]
+    store.prune(out, keys)
+    done = store.committed(out)
+    todo = [b for b in planned.batches if b.key not in done]
+    sizes = {b.key: len(b.points) for b in planned.batches}
+    with tqdm(
+        total=len(planned.grid.points),
+        initial=sum(sizes[k] for k in done),
+        desc=f"sweep {planned.grid.name} ({len(planned.batches)} batches)",
+        unit="point",
+        file=sys.stderr,
+        disable=None,
+    ) as bar:
+
+        def commit(result: BatchResult) -> None:
+            store.commit(out, result)
+            bar.update(sizes[result.key])
+            _hook(KILL_AT)
+
+        run_batches(todo, planned.axes, planned.ranking, commit, scheduler, workers)
+    rows = store.read_rows(out, keys)
+    store.finish(out, marker, rows, ranked(rows, planned.ranking))
