@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.sweep import store
@@ -85,3 +86,42 @@ def sweep(planned: Plan, out: Path, scheduler: str | None, workers: int, force: 
         run_batches(todo, planned.axes, planned.ranking, commit, scheduler, workers)
     rows = store.read_rows(out, keys)
     store.finish(out, marker, rows, ranked(rows, planned.ranking))
+    write_report(out, planned, rows)
+
+
+def write_report(out: Path, planned: Plan, rows: pd.DataFrame) -> Path:
+    """``out/report.html``: the many-book page (results table, heatmaps, frontier, top-k paths)."""
+    from pmsim.reports import sweep_page
+
+    top = pd.read_parquet(out / store.TOP)
+    series = dict(tuple(top.groupby("point", sort=False))) if len(top) else {}
+    return sweep_page(
+        rows.set_index("point"),
+        list(planned.axes),
+        out / store.REPORT,
+        top_series=series,
+        rank_by=planned.ranking.by,
+        about=_about(planned),
+        title=f"pmsim sweep: {planned.grid.name}",
+    )
+
+
+def _about(planned: Plan) -> dict:
+    """What the report's header says the points share: the first point's market and, unless an axis
+    varies it, its regime."""
+    config = planned.grid.points[0].config
+    market, regime = dict(config.get("market", {})), dict(config.get("regime", {}))
+    source = (
+        f"historical ({market['data']})" if market.get("data") else f"synthetic (seed {market.get('seed')})"
+    )
+    varied = [a for a in planned.axes if a.startswith("regime.")]
+    return {
+        "market": {
+            "source": source,
+            "symbols": list(market.get("symbols", [])),
+            "start": market.get("start"),
+            "end": market.get("end"),
+            "bars": market.get("bars"),
+        },
+        "regime": {"name": f"per point ({', '.join(varied)})"} if varied else regime,
+    }

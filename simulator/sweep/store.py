@@ -26,9 +26,11 @@ from pmsim.simulator.sweep.work import BatchResult
 MARKER = ".pmsim-sweep.json"
 RESULTS = "results"
 TOP = "top.parquet"
+REPORT = "report.html"
 ROWS, SERIES = "part.parquet", "_series.parquet"
 _OURS = re.compile(
-    rf"(?:{re.escape(MARKER)}|{RESULTS}|{re.escape(TOP)})|\.(?:{re.escape(MARKER)}|{re.escape(TOP)})\.pmsim-.*"
+    rf"(?:{re.escape(MARKER)}|{RESULTS}|{re.escape(TOP)}|{re.escape(REPORT)})"
+    rf"|\.(?:{re.escape(MARKER)}|{re.escape(TOP)}|{re.escape(REPORT)})\.pmsim-.*"
 )
 _PARTITION = re.compile(r"\.?batch=[0-9a-f]{16}(?:\.pmsim-.*)?")
 
@@ -65,6 +67,7 @@ def prepare(out: Path, marker: Mapping[str, Any], force: bool) -> bool:
             what = "this finished sweep" if same else "a sweep of another grid"
             raise RunError(f"{out} already holds {what}; pass --force to replace it")
         (out / TOP).unlink(missing_ok=True)
+        (out / REPORT).unlink(missing_ok=True)
     write_text(out / MARKER, dump_json({**marker, "complete": False}))
     shutil.rmtree(out / RESULTS, ignore_errors=True)
     return False

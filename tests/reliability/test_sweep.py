@@ -50,7 +50,7 @@ CASES = [
     sweep(
         "regime-param",
         BASE + '[base.regime.params]\nleverage = 20.0\n[axes]\n"regime.name" = ["cross", "portfolio"]\n',
-        "grid point p1 (regime.name='portfolio'): regime 'portfolio'",
+        "grid point p1 (regime.name='portfolio'): unknown setting for margin regime 'portfolio'",
     ),
     sweep("empty-axis", BASE + '[axes]\n"strategy.params.entry" = []\n', "must be a non-empty list"),
     sweep("axes-and-points", AXES + '[[points]]\n"strategy.params.entry" = 20.0\n', "exactly one"),

@@ -68,6 +68,9 @@ def test_example_grid_rows_equal_separate_runs(grid, tmp_path):
     top = pd.read_parquet(out / "top.parquet")
     assert list(dict.fromkeys(top["point"])) == marker["top_points"]
     assert (top.groupby("point").size() == 300).all()
+    page = (out / "report.html").read_text(encoding="utf-8")  # the many-book page of the rows
+    assert 'name="generator" content="pmsim' in page and "24 of 24 books" not in page
+    assert "24 points over strategy.params.window" in page and "per point (regime.name)" in page
 
 
 def test_packing_splits_only_what_cannot_run_in_lockstep():
