@@ -1,5 +1,9 @@
 """``pmsim sweep GRID.toml``: many one-book points of a base config, batched in lockstep, run on Dask.
 
+An axis is a dotted key path into the config; a sleeve of a ``[[sleeves]]`` book is entered by its name
+(``"sleeves.trend.budget.stages"``, ``"sleeves.core.params.leverage"``; an unknown name is an error
+listing the sleeves). Which points share a batch: ``batches``.
+
 The sweep folder (``--out``) is the data the scalable report reads:
 
 - ``.pmsim-sweep.json``: the marker: ``kind = "sweep"``, the grid's hash, its axes, ``top``/``by``/``keep``,

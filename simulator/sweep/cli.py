@@ -9,10 +9,13 @@ EPILOG = """\
 a grid is TOML: the base config (base = "config.toml", relative to the grid, or an inline [base] table)
 and either [axes] (dotted config keys -> value lists, run as a Cartesian product) or [[points]] (tables
 of dotted keys; "name" names a point). keep = ["p03"] keeps the full series of named points.
+A sleeve of a [[sleeves]] book is named in the key: "sleeves.trend.params.entry",
+"sleeves.trend.budget.stages", "sleeves.core.params.leverage".
 Every point is checked as `pmsim run` would check it before anything runs.
 
-points differing only in numeric strategy params or allocator thresholds run in lockstep as one batch
-(at most 50 books); a different regime, market, account or rule set starts another batch.
+points differing only in numeric strategy params (of any sleeve), allocator numbers or a sleeve's budget
+numbers and stage lists run in lockstep as one batch (at most 50 books); a different regime, market,
+account, rule set or sleeve layout starts another batch.
 
 what it writes (in --out, default runs/<grid name>-sweep):
   results/batch=<key>/part.parquet  one row per point: point, axis values, every summary metric
@@ -23,6 +26,7 @@ a sweep folder pmsim wrote (an unfinished sweep of the same grid is resumed, any
 examples:
   pmsim sweep examples/sweep_adx.toml
   pmsim sweep examples/sweep_adx.toml --workers 2 --top 10 --by rom
+  pmsim sweep examples/sweep_seed_book.toml --workers 2   (set [base.market] data to the history folder)
   pmsim sweep examples/sweep_adx.toml --scheduler tcp://10.0.0.5:8786 --out runs/adx-grid
 """
 

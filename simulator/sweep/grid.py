@@ -2,7 +2,8 @@
 
 Every point's config goes through the same checks as ``pmsim run`` (``RunConfig.from_dict``, the strategy
 and allocator builders, the regime registry) before anything runs; an error names the point and its axis
-value. Axes are dotted key paths into the config's tables, so new config keys need no code here.
+value. Axes are dotted key paths into the config's tables, so new config keys need no code here; a sleeve
+is entered by its name (``sleeves.trend.params.entry``, ``sleeves.core.budget.fraction``).
 """
 
 from __future__ import annotations
@@ -101,20 +102,44 @@ def _points(points: object) -> list[dict[str, Any]]:
     return [dict(p) for p in points]
 
 
+def _child(node: Any, part: str, key: str) -> Any:
+    """``node[part]``; in a list of named tables (``sleeves``) the table whose ``name`` is ``part``."""
+    if not isinstance(node, list):
+        return node.setdefault(part, {}) if isinstance(node, dict) else None
+    names = [t.get("name") for t in node if isinstance(t, dict)]
+    if part not in names:
+        raise ConfigError(f"axis {key!r}: no sleeve named {part!r} (sleeves: {', '.join(map(str, names))})")
+    return node[names.index(part)]
+
+
 def set_path(config: dict[str, Any], key: str, value: Any) -> None:
-    """Set the dotted ``key`` in the nested ``config``, creating tables on the way."""
+    """Set the dotted ``key`` in the nested ``config``, creating tables on the way (a list of named
+    tables, ``sleeves``, is entered by name: ``sleeves.trend.budget.stages``)."""
     *tables, last = key.split(".")
-    node = config
+    node: Any = config
     for i, part in enumerate(tables):
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
+        node = _child(node, part, key)
+        if not isinstance(node, dict | list):
             raise ConfigError(f"axis {key!r}: {'.'.join(tables[: i + 1])} is a value, not a table")
+    if isinstance(node, list):
+        raise ConfigError(f"axis {key!r}: {'.'.join(tables)} is a list of tables; name one of them")
     node[last] = value
+
+
+def lookup(config: Mapping[str, Any], key: str) -> Any:
+    """The value at the dotted ``key`` of a resolved config (None where it has none)."""
+    node: Any = config
+    for part in key.split("."):
+        if isinstance(node, list):
+            node = next((t for t in node if isinstance(t, dict) and t.get("name") == part), None)
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def check_point(base: Mapping[str, Any], values: Mapping[str, Any], name: str, point_id: str) -> dict:
     """The point's resolved config, checked as ``pmsim run`` would; errors name the point and its axes."""
-    from pmsim.simulator.build import build_allocator, build_strategy
+    from pmsim.simulator.build import build_allocator, build_sleeves
     from pmsim.simulator.margin import REGIMES
 
     raw = json.loads(json.dumps(base))  # a deep copy of plain TOML values
@@ -127,7 +152,7 @@ def check_point(base: Mapping[str, Any], values: Mapping[str, Any], name: str, p
         config = RunConfig.from_dict(raw)
         if config.regime.name not in REGIMES:
             raise ConfigError.unknown("regime.name", config.regime.name, REGIMES)
-        books = build_strategy(config.strategy).n_configs
+        books = build_sleeves(config).n_configs
         if books != 1:
             raise ConfigError(
                 f"the point runs {books} books; a sweep point is one book: make the base's list "

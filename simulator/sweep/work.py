@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 from pmsim.simulator.sweep.batches import Batch, batch_run
-from pmsim.simulator.sweep.grid import Point
+from pmsim.simulator.sweep.grid import Point, lookup
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,7 @@ def axis_value(value: Any, kind: pa.DataType) -> Any:
 
 def setting(point: Point, axis: str) -> Any:
     """The point's value on ``axis``: its own, else its resolved config's (None where the config has none)."""
-    if axis in point.values:
-        return point.values[axis]
-    node: Any = point.config
-    for part in axis.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
+    return point.values[axis] if axis in point.values else lookup(point.config, axis)
 
 
 def rows_schema(axes: dict[str, pa.DataType]) -> pa.Schema:

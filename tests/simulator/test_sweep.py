@@ -13,7 +13,7 @@ import pytest
 from pmsim.simulator.build import build_run
 from pmsim.simulator.config import RunConfig
 from pmsim.simulator.metrics import METRICS, summarise
-from pmsim.simulator.sweep.batches import pack
+from pmsim.simulator.sweep.batches import merged, pack
 from pmsim.simulator.sweep.grid import expand
 from pmsim.simulator.sweep.plan import KILL_AT, plan, sweep
 from pmsim.simulator.sweep.store import MARKER, RESULTS
@@ -78,22 +78,23 @@ def test_packing_splits_only_what_cannot_run_in_lockstep():
     axes = {
         "strategy.params.entry": [20.0, 25.0],
         "allocator.buffer_floor": [1.2, 1.5],  # a threshold that takes an array over S: lockstep
-        "allocator.stop_drawdown": [0.2, 0.3],  # the drawdown stop takes one value: its own batch
+        "allocator.stop_drawdown": [0.2, 0.3],  # so does the drawdown stop (a list over S since issue 9)
+        "allocator.rebalance_band": [False, 0.05],  # a rule off in some points: another batch
         "account.wallet": [1e5, 2e5],  # another account: another batch
     }
     grid = expand({"base": base, "axes": axes}, Path("."), "g")
     batches = pack(grid.points)
-    assert sorted(len(b.points) for b in batches) == [4, 4, 4, 4]
+    assert sorted(len(b.points) for b in batches) == [8, 8, 8, 8]
     for batch in batches:
-        assert (
-            len(
-                {
-                    (p.config["allocator"]["stop_drawdown"], p.config["account"]["wallet"])
-                    for p in batch.points
-                }
-            )
-            == 1
-        )
+        split = {
+            (p.config["allocator"]["rebalance_band"], p.config["account"]["wallet"]) for p in batch.points
+        }
+        assert len(split) == 1
+        config = merged([p.config for p in batch.points])
+        assert config["allocator"]["stop_drawdown"] == [
+            p.values["allocator.stop_drawdown"] for p in batch.points
+        ]
+        assert config["strategy"]["params"]["window"] == [24] * 8  # every strategy param: S books
 
 
 def _sweep_cli(grid: Path, out: Path, *flags: str, **env: str) -> subprocess.CompletedProcess[str]:
