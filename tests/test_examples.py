@@ -10,7 +10,7 @@ from pmsim.simulator.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
 # real history only (tests/simulator/test_seed_examples.py); sweep_*.toml are grids for `pmsim sweep`
-# (run end to end in tests/simulator/test_sweep.py), not configs
+# (run end to end in tests/simulator/test_sweep.py and test_sweep_sleeves.py), not configs
 HISTORY = ("seed_book", "seed_book_cross", "pair_hedge")
 EXAMPLES = sorted(
     p for p in (REPO / "examples").glob("*.toml") if p.stem not in HISTORY and not p.stem.startswith("sweep_")

@@ -28,6 +28,17 @@ def sweep(id: str, grid: str, expect: str, *flags: str, files: dict | None = Non
     )
 
 
+SLEEVES = """\
+[base.market]
+bars = 48
+[[base.sleeves]]
+name = "core"
+strategy = "adx"
+[[base.sleeves]]
+name = "trend"
+strategy = "adx"
+budget = { kind = "free_capital", after = ["core"] }
+"""
 AXES = BASE + '[axes]\n"strategy.params.entry" = [20.0, 25.0]\n'
 
 CASES = [
@@ -52,6 +63,12 @@ CASES = [
         BASE + '[base.regime.params]\nleverage = 20.0\n[axes]\n"regime.name" = ["cross", "portfolio"]\n',
         "grid point p1 (regime.name='portfolio'): unknown setting for margin regime 'portfolio'",
     ),
+    sweep(
+        "sleeve-typo",
+        SLEEVES + '[axes]\n"sleeves.trnd.params.entry" = [20.0]\n',
+        "axis 'sleeves.trnd.params.entry': no sleeve named 'trnd' (sleeves: core, trend)",
+    ),
+    sweep("sleeve-unnamed", SLEEVES + '[axes]\n"sleeves.entry" = [20.0]\n', "name one of them"),
     sweep("empty-axis", BASE + '[axes]\n"strategy.params.entry" = []\n', "must be a non-empty list"),
     sweep("axes-and-points", AXES + '[[points]]\n"strategy.params.entry" = 20.0\n', "exactly one"),
     sweep("no-axes", BASE, "exactly one"),
