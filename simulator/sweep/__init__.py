@@ -16,7 +16,8 @@ The sweep folder (``--out``) is the data the scalable report reads:
 - ``top.parquet``: the same series for the sweep's top-k points by ``--by`` plus the named points.
 
 Bounds: the rows take points x (axes + 21 metrics) cells; full series take at most
-(batches + 1) x (k + named) x bars x 15 columns on disk. A worker holds one batch at a time: S (at most
+(batches + 1) x (k + named) x bars x 15 columns on disk (a ``[[sleeves]]`` book of G sleeves adds
+G x (5 + instruments) ``column@sleeve`` columns). A worker holds one batch at a time: S (at most
 50) books x bars x 15 series columns plus the engine's state (bench/bench_sweep.py: a peak of 0.9 GB
 resident for S = 50 over 8,760 bars, imports included); the client holds the rows and one batch's result.
 A batch's key is the hash of its points' ids and resolved configs, and its partition is committed whole by
