@@ -99,3 +99,20 @@ def test_sleeve_axes_pack_into_lockstep_batches():
         assert core["budget"]["fraction"] == [p.values["sleeves.core.budget.fraction"] for p in points]
         assert core["params"]["window"] == [24] * 8 and trend["budget"]["after"] == ["core"]
         assert build_run(RunConfig.from_dict(config)).sleeves.n_configs == 8
+
+
+def test_a_sleeve_without_numeric_params_runs_each_point_alone():
+    """S books need a list in every strategy: a sleeve with no numeric parameter cannot take one."""
+    sleeves = [{**SLEEVES[0], "params": {}}, SLEEVES[1]]
+    grid = expand(
+        {
+            "base": {"market": {"bars": 48}, "sleeves": sleeves},
+            "axes": {"allocator.mur_cap": [0.5, 0.7, 0.8]},
+        },
+        Path("."),
+        "g",
+    )
+    batches = pack(grid.points)
+    assert [len(b.points) for b in batches] == [1, 1, 1]
+    for batch in batches:
+        assert build_run(RunConfig.from_dict(merged([p.config for p in batch.points]))).sleeves.n_configs == 1
