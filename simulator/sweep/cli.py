@@ -56,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--by", default="roe", help="metric ranking the --top points, largest first (default: roe)"
     )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="replay real history from DIR (a pmsim cache or tidy CSV folder) over the base config's dates",
+    )
     _add_force_option(parser)
     parser.set_defaults(handler=_sweep)
 
@@ -70,7 +76,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from pmsim.simulator.commands import _default_out
     from pmsim.simulator.sweep.plan import plan, sweep
 
-    planned = plan(args.grid, args.top, args.by)
+    planned = plan(args.grid, args.top, args.by, args.data)
     out = args.out or _default_out(f"{planned.grid.name}-sweep")
     sweep(planned, out, args.scheduler, args.workers, args.force)
     print(out)

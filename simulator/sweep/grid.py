@@ -39,20 +39,25 @@ class Grid:
     keep: tuple[str, ...]
 
 
-def read_grid(path: Path) -> Grid:
-    """Read, expand and check ``path`` (a one-line ``ConfigError`` for anything wrong)."""
+def read_grid(path: Path, data: Path | None = None) -> Grid:
+    """Read, expand and check ``path`` (a one-line ``ConfigError`` for anything wrong).
+
+    ``data`` (``--data``) replays real history: it becomes every point's ``market.data``.
+    """
     raw = read_toml(path, "grid")
     try:
-        return expand(raw, Path(path).parent, Path(path).stem)
+        return expand(raw, Path(path).parent, Path(path).stem, data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def expand(raw: Mapping[str, Any], folder: Path, default_name: str) -> Grid:
+def expand(raw: Mapping[str, Any], folder: Path, default_name: str, data: Path | None = None) -> Grid:
     unknown = sorted(set(raw) - set(GRID_KEYS))
     if unknown:
         raise ConfigError.unknown("grid key", unknown[0], GRID_KEYS)
     base = _base(raw.get("base"), folder)
+    if data is not None:
+        set_path(base, "market.data", str(data))
     name = str(raw.get("name", base.get("name", default_name)))
     if ("axes" in raw) == ("points" in raw):
         raise ConfigError("a grid needs [axes] (a Cartesian product) or [[points]] (a list), exactly one")

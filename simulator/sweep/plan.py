@@ -47,12 +47,12 @@ class Plan:
         }
 
 
-def plan(path: Path, top: int, by: str) -> Plan:
+def plan(path: Path, top: int, by: str, data: Path | None = None) -> Plan:
     """Everything checked before anything runs: the grid, every point, the ranking metric."""
     numeric = [m for m, t in metric_types().items() if t in (pa.float64(), pa.int64())]
     if by not in numeric:
         raise ConfigError.unknown("--by metric", by, numeric)
-    grid = read_grid(path)
+    grid = read_grid(path, data)
     axes = {a: axis_type([setting(p, a) for p in grid.points]) for a in grid.axes}
     return Plan(grid, tuple(pack(grid.points)), axes, Ranking(top, by, grid.keep))
 

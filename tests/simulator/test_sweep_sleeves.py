@@ -7,7 +7,6 @@ run alone.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -45,7 +44,7 @@ def seed_grid(tmp_path: Path) -> Path:
     book = (EXAMPLES / "seed_book.toml").read_text()
     book, found = re.subn(
         r'start = "2023-07-01"\nend = "2025-03-10"[^\n]*',
-        f'start = "2024-03-01"\nend = "2024-04-15"\ndata = {json.dumps(data)}',
+        'start = "2024-03-01"\nend = "2024-04-15"',  # the history comes from --data (plan's data=)
         book,
     )
     assert found == 1
@@ -56,7 +55,8 @@ def seed_grid(tmp_path: Path) -> Path:
 
 
 def test_seed_book_grid_runs_in_one_batch_and_rows_equal_separate_runs(seed_grid, tmp_path):
-    planned = plan(seed_grid, top=3, by="roe")
+    planned = plan(seed_grid, top=3, by="roe", data=Path(os.environ["PMSIM_DATA_DIR"]))
+    assert {p.config["market"]["data"] for p in planned.grid.points} == {os.environ["PMSIM_DATA_DIR"]}
     assert len(planned.grid.points) == 3 * 3 * 2 * 2
     assert len(planned.batches) == 1  # stages, MUR cap, buffer floor, core leverage: all lists over S
     out = tmp_path / "out"
