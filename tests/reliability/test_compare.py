@@ -37,7 +37,12 @@ CASES = [
     compare("one-regime", "cross", "needs at least two regimes"),
     compare("empty-regimes", ",", "--regimes is empty"),
     compare("bad-mode", "cross,isolated", "invalid choice: 'both'", "--mode", "both"),
-    compare("param-for-other", "portfolio,cross", "unknown setting for margin regime", files={"c.toml": PM_WITH_LEVERAGE}),
+    compare(
+        "param-for-other",
+        "portfolio,cross",
+        "unknown setting for margin regime",
+        files={"c.toml": PM_WITH_LEVERAGE},
+    ),
     compare("out-foreign", "cross,isolated", "is not a pmsim comparison folder", files={"out/x.txt": "mine"}),
     compare(
         "out-is-run", "cross,isolated", "is not a pmsim comparison", files={"out/.pmsim-run.json": RUN_MARKER}
