@@ -108,7 +108,9 @@ class BacksMargin(Protocol):
 
     def margin_of(
         self, qty: np.ndarray, price: np.ndarray, mark: np.ndarray, regime: Regime, when: np.datetime64
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        """[S] initial margin book ``qty`` commits (filled at ``price``, marked at ``mark``)."""
+        ...
 
     def free_margin(
         self,
@@ -118,7 +120,9 @@ class BacksMargin(Protocol):
         mark: np.ndarray,
         regime: Regime,
         when: np.datetime64,
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        """[S] margin left for new risk once the account holds ``reduced`` (before fees)."""
+        ...
 
 
 @dataclass(frozen=True)

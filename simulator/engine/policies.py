@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 from pmsim.simulator.engine.account import Account, apply_fees, apply_insurance, apply_trades
 from pmsim.simulator.engine.events import EventLog
+from pmsim.simulator.engine.fills import BacksMargin
 from pmsim.simulator.engine.liquidation import PRICE_RULES, corner_prices, crossing, path_price, worst_corner
 from pmsim.simulator.errors import ConfigError, RegimeError
 from pmsim.simulator.margin.base import Regime, Requirements
@@ -36,27 +37,11 @@ MODES = ("full", "partial")
 PARTIAL_PASSES = 4  # partial liquidations per bar before the rest of a still-breaching book is closed
 
 
-class LiquidationPolicy(Protocol):
+class LiquidationPolicy(BacksMargin, Protocol):
+    """How a regime's breaches are found and settled; the IM check's part is ``fills.BacksMargin``."""
+
     def describe(self) -> str:
         """One line for the run's notes: how breaches are found and where they are settled."""
-        ...
-
-    def margin_of(
-        self, qty: np.ndarray, price: np.ndarray, mark: np.ndarray, regime: Regime, when: np.datetime64
-    ) -> np.ndarray:
-        """[S] initial margin book ``qty`` commits (filled at ``price``, marked at ``mark``)."""
-        ...
-
-    def free_margin(
-        self,
-        account: Account,
-        reduced: np.ndarray,
-        price: np.ndarray,
-        mark: np.ndarray,
-        regime: Regime,
-        when: np.datetime64,
-    ) -> np.ndarray:
-        """[S] margin left for new risk once the account holds ``reduced`` (before fees)."""
         ...
 
     def on_fill(
