@@ -93,6 +93,38 @@ class EventLog:
             )
         )
 
+    def extend(
+        self,
+        *,
+        bar: np.ndarray,
+        config: np.ndarray,
+        kind: np.ndarray,
+        column: np.ndarray,
+        qty: np.ndarray,
+        price: np.ndarray,
+        amount: np.ndarray,
+        note: np.ndarray,
+        sleeve: np.ndarray,
+    ) -> None:
+        """Append events given as whole columns (``kind`` as codes, ``note``/``sleeve`` as text), in order."""
+        if len(bar) == 0:
+            return
+        texts, codes = np.unique(np.concatenate([note, sleeve]).astype(str), return_inverse=True)
+        code_of = np.array([self._note_code(str(text)) for text in texts], dtype=np.int32)[codes]
+        self._chunks.append(
+            (
+                np.asarray(bar, dtype=np.int64),
+                np.asarray(config, dtype=np.int64),
+                np.asarray(kind, dtype=np.int8),
+                np.asarray(column, dtype=np.int64),
+                np.asarray(qty, dtype=float),
+                np.asarray(price, dtype=float),
+                np.asarray(amount, dtype=float),
+                code_of[: len(bar)],
+                code_of[len(bar) :],
+            )
+        )
+
     def add_mask(
         self,
         kind: str,

@@ -2,4 +2,4 @@
 
 
 class NotCompiled(Exception):
-    """A run (regime, policy, strategy or allocator) the kernel does not cover; the message says which part."""
+    """A run (regime, policy, strategy, allocator) the kernel does not cover; the message says which part."""
