@@ -6,6 +6,7 @@ its collaborators as arguments.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,23 +202,43 @@ class Run:
     def execute(
         self, progress: Callable[[int], None] | None = None, policy: LiquidationPolicy | None = None
     ) -> Simulation:
-        """Simulate; ``policy`` replaces the regime's liquidation policy (``pmsim compare``'s observer)."""
+        """Simulate; ``policy`` replaces the regime's liquidation policy (``pmsim compare``'s observer).
+
+        ``config.engine`` picks the engine: the compiled kernel where it covers the run (``auto``, the
+        default), always (``compiled``: an uncovered run is an error) or never (``reference``). The
+        run's notes say which engine ran and, when ``auto`` fell back, why.
+        """
         from threadpoolctl import threadpool_limits
 
         account = self.config.account
+        arguments = (
+            self.market,
+            self.regime,
+            self.sleeves,
+            self.allocator,
+            account.wallet,
+            Costs(slippage=account.slippage, clearance_fee=account.clearance_fee),
+            progress,
+            policy or policy_for(self.regime, account.liquidation, account.liquidation_price),
+            build_probe(self.config.stress, self.market),
+        )
         # the per-bar matrices are small: a threaded BLAS only adds contention (measured in bench/)
         with threadpool_limits(limits=1, user_api="blas"):
-            return simulate(
-                self.market,
-                self.regime,
-                self.sleeves,
-                self.allocator,
-                account.wallet,
-                Costs(slippage=account.slippage, clearance_fee=account.clearance_fee),
-                progress,
-                policy or policy_for(self.regime, account.liquidation, account.liquidation_price),
-                build_probe(self.config.stress, self.market),
-            )
+            if self.config.engine == "reference":
+                return _noted(simulate(*arguments), "engine: reference (engine = 'reference')")
+            from pmsim.simulator.kernel.errors import NotCompiled
+            from pmsim.simulator.kernel.run import simulate_compiled
+
+            try:
+                return _noted(simulate_compiled(*arguments), "engine: compiled (numba kernel)")
+            except NotCompiled as why:
+                if self.config.engine == "compiled":
+                    raise ConfigError(
+                        f"engine = 'compiled' does not cover this run ({why}); "
+                        "set engine = 'auto' to fall back to the reference engine"
+                    ) from None
+                note = f"engine: reference (the compiled kernel does not cover {why})"
+                return _noted(simulate(*arguments), note)
 
     def write(
         self,
@@ -283,6 +304,10 @@ class Run:
             return sleeves[0].strategy.labels()
         per_sleeve = [[f"{s.name}: {label}" for label in s.strategy.labels()] for s in sleeves]
         return [" | ".join(book) for book in zip(*per_sleeve, strict=True)]
+
+
+def _noted(simulation: Simulation, note: str) -> Simulation:
+    return dataclasses.replace(simulation, notes=(*simulation.notes, note))
 
 
 def build_probe(config: StressConfig, market: Market) -> ShockProbe | None:

@@ -287,6 +287,9 @@ class StressConfig:
                 )
 
 
+ENGINES = ("auto", "compiled", "reference")
+
+
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     """A whole run; ``name`` names its folder under ``runs/``, so it must be one plain path component."""
@@ -299,10 +302,13 @@ class RunConfig:
     account: AccountConfig = field(default_factory=AccountConfig)
     stress: StressConfig = field(default_factory=StressConfig)
     sleeves: tuple[SleeveConfig, ...] = ()
+    engine: str = "auto"  # "auto": the compiled kernel where it covers the run; "compiled"; "reference"
 
     def __post_init__(self) -> None:
         check_name(self.name, "name")
         check_sleeves(self.sleeves)
+        if self.engine not in ENGINES:
+            raise ConfigError.unknown("engine", self.engine, ENGINES)
 
     def resolved_sleeves(self) -> tuple[SleeveConfig, ...]:
         """The ``[[sleeves]]``, or the one sleeve ``[strategy]`` stands for (named after its strategy)."""

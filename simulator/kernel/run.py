@@ -16,7 +16,6 @@ from collections.abc import Callable
 import numpy as np
 from pmsim.simulator.allocator import Allocator
 from pmsim.simulator.engine.account import Account
-from pmsim.simulator.engine.budgets import Budget
 from pmsim.simulator.engine.engine import Costs, ShockProbe, Simulation
 from pmsim.simulator.engine.events import EventLog
 from pmsim.simulator.engine.gaps import DEFERRED, Marks
@@ -100,7 +99,7 @@ def simulate_compiled(
     final_acc = np.zeros((n_books, 6))
     kernel = (arrays, margin.tables, settings, compiled.data, compiled.state, wallets, series, notional)
     probes = (probe_state, probe_wallet, final, final_acc)
-    events = _run_in_groups(kernel, probes, n_books, n_bars * (n_inst + 2))
+    events = _run_in_groups(kernel, probes, n_books, _first_capacity(n_bars, n_inst))
     if progress is not None:
         progress(n_bars)
     account = _account(final, final_acc)
@@ -123,7 +122,8 @@ def _single_sleeve(strategy: Strategy | Sleeves) -> tuple[str, Strategy]:
     if len(strategy.sleeves) != 1:
         raise NotCompiled(f"{len(strategy.sleeves)} sleeves (the kernel runs one)")
     sleeve = strategy.sleeves[0]
-    if sleeve.budget != Budget():
+    budget = sleeve.budget
+    if budget.kind != "equity" or budget.stages is not None or np.any(np.asarray(budget.fraction) != 1.0):
         raise NotCompiled(f"sleeve {sleeve.name!r} has a budget other than the whole equity")
     return sleeve.name, sleeve.strategy
 
@@ -173,9 +173,14 @@ def _market_arrays(
     )
 
 
+def _first_capacity(n_bars: int, n_inst: int) -> int:
+    """Events room per book: a fill and a funding payment per instrument per bar, and some to spare."""
+    return n_bars * (n_inst + 2)
+
+
 def _run_in_groups(kernel: tuple, probes: tuple, n_books: int, guess: int) -> list[tuple[int, np.ndarray]]:
     """Run every book, a group at a time within ``EVENT_BUDGET``; rerun a book whose events overflowed."""
-    capacity = max(guess, 64)
+    capacity = guess
     group = max(1, min(n_books, EVENT_BUDGET // (capacity * loop.EVENT_FIELDS * 8)))
     counts = np.zeros(n_books, dtype=np.int64)
     state = kernel[4]
