@@ -36,12 +36,15 @@ EXPIRY, CUT, REJECTION, STOP = KIND["expiry"], KIND["cut"], KIND["rejection"], K
 
 # note codes (``run.NOTES`` holds their text); stop notes follow from STOP_NOTE on
 NO_NOTE, DEFERRED_NOTE, IM_CHECK_NOTE, BANKRUPTCY_NOTE, EXPIRY_NOTE = 0, 1, 2, 3, 4
-LIQUIDATION_NOTE = 5  # + 3 x per_position + (0 gapped through, 1 where equity met MM, 2 at the extreme)
-STOP_NOTE = 11
+BUFFER_FLOOR_NOTE, MUR_CAP_NOTE = 5, 6
+LIQUIDATION_NOTE = 7  # + 3 x per_position + (0 gapped through, 1 where equity met MM, 2 at the extreme)
+STOP_NOTE = 13
 
 # order of the reference's chunks within a bar: step x 10,000 + chunk
 KEY_DEFERRED, KEY_CUT, KEY_REJECTED, KEY_FILL, KEY_FUNDING = 10_000, 20_000, 20_001, 20_002, 30_000
-KEY_LIQUIDATION, KEY_BANKRUPTCY, KEY_EXPIRY, KEY_STOP = 40_000, 50_000, 60_000, 70_000
+KEY_LIQUIDATION, KEY_BANKRUPTCY, KEY_EXPIRY, KEY_STOP, KEY_RULE = 40_000, 50_000, 60_000, 70_000, 80_000
+# allocator rules (``simulator.allocator``), applied in the config's order
+BAND, BUFFER_FLOOR, MUR_NEW_RISK, MUR_HOLD_AT = 0, 1, 2, 3
 EVENT_FIELDS = 8
 SERIES = 13  # SERIES_COLUMNS without shock_distance (the probe is priced after the loop)
 WALLET, DEPOSITS, REALISED, FEES, FUNDED, BANKRUPT = range(6)  # slots of a book's ``acc`` array
@@ -56,6 +59,7 @@ class MarketArrays(NamedTuple):
     mark_low: np.ndarray
     mark_high: np.ndarray
     mark_close: np.ndarray
+    raw_mark_close: np.ndarray  # [T, N] the market's own mark close, NaN as 0 (what the allocator sees)
     gap: np.ndarray  # [T, N] bool
     listed: np.ndarray  # [T, N] bool
     funding_due: np.ndarray  # [T, N] bool
@@ -69,6 +73,13 @@ class MarketArrays(NamedTuple):
     settlement: np.ndarray  # [N] settlement price (the market's mark close at expiry where none is known)
     slot_open: np.ndarray  # [T] margin table slot at each bar's open
     slot_close: np.ndarray  # [T] ... and at its close
+
+
+class Rules(NamedTuple):
+    """The allocator's rules in order: a code (BAND ...) and its value per book (band, floor or cap)."""
+
+    kind: np.ndarray  # [R] int64
+    value: np.ndarray  # [R, S]
 
 
 class Settings(NamedTuple):
@@ -482,12 +493,69 @@ def liquidate_positions(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tu
     return count, True
 
 
+# ------------------------------------------------------------------------------ allocator (allocator.py)
+
+
+@jit
+def limit_new_risk(mg, slot, qty, targets, mark, which, limit, sc) -> tuple[float, bool, float]:
+    """``allocator.limit_new_risk`` for one book: scales ``targets`` in place; (kept, wanted, need)."""
+    n_inst = qty.shape[0]
+    reduce, increase, reduced = sc.r[0], sc.r[1], sc.r[2]
+    wanted = False
+    for n in range(n_inst):
+        d = targets[n] - qty[n]
+        reduce[n] = sign(d) * min(abs(d), abs(qty[n])) if sign(d) == -sign(qty[n]) else 0.0
+        increase[n] = d - reduce[n]
+        reduced[n] = qty[n] + reduce[n]
+        wanted = wanted or increase[n] != 0
+    need = requirements_row(mg, slot, targets, mark, sc.im_pos, sc.mm_pos, sc.work)[which]
+    need_reduced = requirements_row(mg, slot, reduced, mark, sc.im_pos, sc.mm_pos, sc.work)[which]
+    kept = 1.0
+    if wanted and need > limit and need > need_reduced:
+        kept = min(max((limit - need_reduced) / (need - need_reduced), 0.0), 1.0)
+    for n in range(n_inst):
+        targets[n] = qty[n] + reduce[n] + kept * increase[n]
+    return kept, wanted, need
+
+
+@jit
+def allocate(t, m, mg, rules, s, qty, equity, targets, sc, ev, count) -> int:
+    """``Allocator.allocate``: each rule in order shapes ``targets`` in place; returns the event count."""
+    slot, mark = m.slot_open[t], m.raw_mark_close[t]
+    for r in range(rules.kind.shape[0]):
+        kind, value = rules.kind[r], rules.value[r, s]
+        if kind == BAND:
+            for n in range(qty.shape[0]):
+                if sign(targets[n]) == sign(qty[n]) and abs(targets[n] - qty[n]) <= value * abs(qty[n]):
+                    targets[n] = qty[n]
+            continue
+        floor_at = max(equity, 0.0)
+        if kind == MUR_HOLD_AT:
+            limit = value * floor_at
+            im = requirements_row(mg, slot, targets, mark, sc.im_pos, sc.mm_pos, sc.work)[0]
+            kept = limit / im if im > limit else 1.0
+            for n in range(qty.shape[0]):
+                targets[n] = targets[n] * kept
+            wanted, seen, note = False, (im / floor_at if im > 0 else 0.0), MUR_CAP_NOTE
+        elif kind == MUR_NEW_RISK:
+            kept, wanted, im = limit_new_risk(mg, slot, qty, targets, mark, 0, value * floor_at, sc)
+            seen, note = (im / floor_at if im > 0 else 0.0), MUR_CAP_NOTE
+        else:
+            kept, wanted, mm = limit_new_risk(mg, slot, qty, targets, mark, 1, floor_at / value, sc)
+            seen, note = (equity / mm if mm > 0 else np.inf), BUFFER_FLOOR_NOTE
+        if wanted and kept <= 0:  # allocator.log_limited
+            count = event(ev, count, t, KEY_RULE + 2 * r + 1, REJECTION, -1, 0.0, np.nan, seen, note)
+        elif kept < 1:
+            count = event(ev, count, t, KEY_RULE + 2 * r, CUT, -1, kept, np.nan, seen, note)
+    return count
+
+
 # ------------------------------------------------------------------------------- the book, bar by bar
 
 
 @jit
 def run_book(
-    s, m, mg, cs, sd, ss, wallet0, series, notional, ev, probe, probe_wallet, final, final_acc
+    s, m, mg, cs, rules, sd, ss, wallet0, series, notional, ev, probe, probe_wallet, final, final_acc
 ) -> int:
     """Replay every bar for book ``s``; returns the number of events it produced."""
     n_bars, n_inst = m.open.shape
@@ -556,7 +624,7 @@ def run_book(
             probe[s, p, 0] = qty
             probe[s, p, 1] = entry
             probe_wallet[s, p] = acc[WALLET]
-        # 6. decide for the next open (one sleeve whose budget is the equity; no allocator rule)
+        # 6. decide for the next open (one sleeve whose budget is the equity), then the allocator
         if t + 1 < n_bars:
             stops = decide_row(sd, ss, s, t, equity, target, sc.stops)
             for n in range(n_inst):
@@ -565,18 +633,9 @@ def run_book(
             for k in range(stops):
                 code, column = int(sc.stops[k, 0]), int(sc.stops[k, 1])
                 which = code * cs.n_traded + column
-                count = event(
-                    ev,
-                    count,
-                    t,
-                    KEY_STOP + which,
-                    STOP,
-                    -1,
-                    np.nan,
-                    np.nan,
-                    sc.stops[k, 2],
-                    STOP_NOTE + which,
-                )
+                note = STOP_NOTE + which
+                count = event(ev, count, t, KEY_STOP + which, STOP, -1, np.nan, np.nan, sc.stops[k, 2], note)
+            count = allocate(t, m, mg, rules, s, qty, equity, target, sc, ev, count)
     final[s, 0] = qty
     final[s, 1] = entry
     final[s, 2] = iso
@@ -611,11 +670,40 @@ def settle(t, m, qty, entry, iso, acc, sc, ev, count) -> int:
 
 @numba.njit(cache=True, parallel=True)
 def run_books(
-    books, m, mg, cs, sd, ss, wallet, series, notional, ev, counts, probe, probe_wallet, final, final_acc
+    books,
+    m,
+    mg,
+    cs,
+    rules,
+    sd,
+    ss,
+    wallet,
+    series,
+    notional,
+    ev,
+    counts,
+    probe,
+    probe_wallet,
+    final,
+    final_acc,
 ) -> None:
     """Run the books listed in ``books`` (one per core at a time); ``counts[s]`` gets each one's events."""
     for i in numba.prange(books.shape[0]):
         s = books[i]
         counts[s] = run_book(
-            s, m, mg, cs, sd, ss, wallet[s], series, notional, ev[i], probe, probe_wallet, final, final_acc
+            s,
+            m,
+            mg,
+            cs,
+            rules,
+            sd,
+            ss,
+            wallet[s],
+            series,
+            notional,
+            ev[i],
+            probe,
+            probe_wallet,
+            final,
+            final_acc,
         )

@@ -1,9 +1,10 @@
 """Run a simulation on the compiled kernel: check it is covered, pack the inputs, unpack a ``Simulation``.
 
 ``simulate_compiled`` takes the reference ``simulate``'s arguments and returns the same ``Simulation``
-(series, events, final account, notes). Covered: one sleeve whose budget is the equity, no allocator
-rule, the compiled strategies (``strategies.kernels``), the compiled regimes (``kernel.margin``) and
-both liquidation policies in full mode at either price rule. Anything else raises ``NotCompiled``.
+(series, events, final account, notes). Covered: one sleeve whose budget is the equity; the allocator's
+band, buffer-floor and MUR-cap rules; the compiled strategies (``strategies.kernels``) and regimes
+(``kernel.margin``); both liquidation policies in full mode at either price rule. Anything else raises
+``NotCompiled`` with what the kernel lacks.
 
 Memory: the series are ``S x T x (13 + N)`` floats (``record=False`` keeps one bar per book, for sweeps);
 events are written into buffers of at most ``EVENT_BUDGET`` bytes at a time, books in groups.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from pmsim.simulator.allocator import Allocator
+from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand
 from pmsim.simulator.engine.account import Account
 from pmsim.simulator.engine.engine import Costs, ShockProbe, Simulation
 from pmsim.simulator.engine.events import EventLog
@@ -45,6 +46,8 @@ NOTES = (
     "initial margin check",
     "loss beyond the margin, covered by the insurance fund",
     "delivery settlement",
+    "buffer_floor",
+    "mur_cap",
     *(f"full liquidation {where}: equity below MM at a mark corner" for where in WHERE),
     *(f"isolated position below its maintenance margin, closed {where}" for where in WHERE),
 )
@@ -67,7 +70,8 @@ def simulate_compiled(
     policy = policy if policy is not None else policy_for(regime)
     costs = costs if costs is not None else Costs()
     sleeve_name, strategy = _single_sleeve(strategy)
-    _check_covered(policy, allocator)
+    _check_covered(policy)
+    rules = _rules(allocator, strategy.n_configs)
     n_bars, n_inst = market.n_bars, len(market.instruments)
     bar_length = np.timedelta64(int(market.bar_seconds * 1000), "ms")
     times = np.asarray(market.times, dtype="datetime64[ms]")
@@ -97,7 +101,17 @@ def simulate_compiled(
     probe_wallet = np.zeros((n_books, probed))
     final = np.zeros((n_books, 3, n_inst))
     final_acc = np.zeros((n_books, 6))
-    kernel = (arrays, margin.tables, settings, compiled.data, compiled.state, wallets, series, notional)
+    kernel = (
+        arrays,
+        margin.tables,
+        settings,
+        rules,
+        compiled.data,
+        compiled.state,
+        wallets,
+        series,
+        notional,
+    )
     probes = (probe_state, probe_wallet, final, final_acc)
     events = _run_in_groups(kernel, probes, n_books, _first_capacity(n_bars, n_inst))
     if progress is not None:
@@ -128,12 +142,30 @@ def _single_sleeve(strategy: Strategy | Sleeves) -> tuple[str, Strategy]:
     return sleeve.name, sleeve.strategy
 
 
-def _check_covered(policy: LiquidationPolicy, allocator: object) -> None:
+def _check_covered(policy: LiquidationPolicy) -> None:
     if not (isinstance(policy, PerPosition) or (isinstance(policy, AccountWide) and policy.mode == "full")):
         raise NotCompiled(f"liquidation policy {policy.describe()!r}")
-    if not isinstance(allocator, Allocator) or allocator.rules:
-        rules = getattr(allocator, "describe", lambda: [type(allocator).__name__])()
-        raise NotCompiled(f"allocator rules {rules}")
+
+
+def _rules(allocator: object, n_books: int) -> loop.Rules:
+    """The allocator's rules as codes and per-book values; staged deployment and stops are not compiled."""
+    if not isinstance(allocator, Allocator):
+        raise NotCompiled(f"allocator {type(allocator).__name__}")
+    kinds, values = [], []
+    for rule in allocator.rules:
+        if isinstance(rule, RebalanceBand):
+            kind, value = loop.BAND, rule.band
+        elif isinstance(rule, BufferFloor):
+            kind, value = loop.BUFFER_FLOOR, rule.floor
+        elif isinstance(rule, MurCap):
+            kind, value = (loop.MUR_HOLD_AT if rule.mode == "hold_at" else loop.MUR_NEW_RISK), rule.cap
+        else:
+            raise NotCompiled(f"allocator rule {rule.describe()['rule']!r}")
+        kinds.append(kind)
+        values.append(np.broadcast_to(np.asarray(value, dtype=float), (n_books,)))
+    return loop.Rules(
+        np.array(kinds, dtype=np.int64), np.array(values, dtype=float).reshape(len(kinds), n_books)
+    )
 
 
 def _market_arrays(
@@ -157,6 +189,7 @@ def _market_arrays(
         c(marks.low),
         c(marks.high),
         c(marks.close),
+        c(zero_nan(market.mark_close)),
         c(marks.gap),
         c(market.listed),
         c(market.funding_due),
@@ -183,7 +216,7 @@ def _run_in_groups(kernel: tuple, probes: tuple, n_books: int, guess: int) -> li
     capacity = guess
     group = max(1, min(n_books, EVENT_BUDGET // (capacity * loop.EVENT_FIELDS * 8)))
     counts = np.zeros(n_books, dtype=np.int64)
-    state = kernel[4]
+    state = kernel[5]
     initial = tuple(np.array(a, copy=True) for a in state)
     out: list[tuple[int, np.ndarray]] = []
     for first in range(0, n_books, group):

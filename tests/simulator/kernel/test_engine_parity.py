@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pmsim.simulator.allocator import Allocator, MurCap
+from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand
 from pmsim.simulator.engine.engine import Costs, ShockProbe, simulate
 from pmsim.simulator.engine.policies import policy_for
 from pmsim.simulator.kernel import run as kernel_run
@@ -24,6 +24,13 @@ from pmsim.strategies import AdxTrend, Hold
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BTCUSDT_240329")
 REGIMES = {"cross": {"leverage": 20}, "isolated": {"leverage": 10}, "portfolio": {}}
+RULES = {
+    "none": (),
+    "band": (RebalanceBand(0.1),),
+    "mur_cap": (MurCap(0.5),),
+    "hold_at": (MurCap(0.6, "hold_at"),),
+    "floor_and_cap": (BufferFloor(3.0), MurCap(0.8), RebalanceBand(0.05)),
+}
 PROBE = ShockProbe(np.array([-0.30, -0.35, -0.30]), every=7)
 
 
@@ -72,7 +79,7 @@ def adx_books(rng: np.random.Generator, n_books: int) -> AdxTrend:
     )
 
 
-def both(market, regime_name: str, make_strategy, rule: str, probe=PROBE):
+def both(market, regime_name: str, make_strategy, rule: str, probe=PROBE, rules=()):
     """(reference, compiled) simulations of fresh copies of the same run."""
 
     def one(engine):
@@ -81,7 +88,7 @@ def both(market, regime_name: str, make_strategy, rule: str, probe=PROBE):
             market,
             regime,
             make_strategy(),
-            Allocator(()),
+            Allocator(rules),
             1_000.0,
             Costs(0.0005, 0.005),
             policy=policy_for(regime, "full", rule),
@@ -111,15 +118,18 @@ def assert_same(reference, compiled) -> None:
     n_books=st.integers(1, 5),
     scale=st.sampled_from([0.5, 5.0, 40.0]),
     gap=st.booleans(),
+    rules=st.sampled_from(sorted(RULES)),
 )
-def test_compiled_equals_reference_on_drawn_books(seed, n_bars, regime, rule, strategy, n_books, scale, gap):
+def test_compiled_equals_reference_on_drawn_books(
+    seed, n_bars, regime, rule, strategy, n_books, scale, gap, rules
+):
     market = drawn_market(seed, n_bars, gap)
 
     def make():
         rng = np.random.default_rng(seed + 1)
         return hold_books(rng, n_books, scale) if strategy == "hold" else adx_books(rng, n_books)
 
-    assert_same(*both(market, regime, make, rule))
+    assert_same(*both(market, regime, make, rule, rules=RULES[rules]))
 
 
 def test_a_reckless_book_is_liquidated_in_the_same_bar_by_both_engines():
@@ -181,10 +191,18 @@ def test_without_recording_the_kernel_keeps_each_books_last_bar():
     pd.testing.assert_frame_equal(last.series.reset_index(drop=True), tail, check_exact=True)
 
 
+class CustomRule:
+    def apply(self, targets, view, regime, bar, log):
+        return targets
+
+    def describe(self):
+        return {"rule": "custom"}
+
+
 @pytest.mark.parametrize(
     ("what", "arguments"),
     [
-        ("allocator rules", {"allocator": Allocator((MurCap(0.7),))}),
+        ("allocator rule 'custom'", {"allocator": Allocator((CustomRule(),))}),
         ("liquidation policy", {"mode": "partial"}),
     ],
 )
