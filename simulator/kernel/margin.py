@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 from pmsim.simulator.kernel.errors import NotCompiled
-from pmsim.simulator.kernel.margin_portfolio import portfolio_row, portfolio_tables
+from pmsim.simulator.kernel.margin_portfolio import portfolio_row, portfolio_tables, versions_at
 from pmsim.simulator.margin.base import Regime
 from pmsim.simulator.margin.cross import CrossRegime
 from pmsim.simulator.margin.isolated import IsolatedRegime
@@ -147,7 +147,7 @@ def _tiered(regime: CrossRegime | IsolatedRegime, instants: np.ndarray) -> Compi
 
 def _standard(regime: SizeRateRegime, instants: np.ndarray) -> CompiledMargin:
     """One slot per preset version (the rates change only there)."""
-    slot = np.array([regime.preset.version_at(w) for w in instants], dtype=np.int64)
+    slot = versions_at(regime.preset, instants)
     rates = np.ascontiguousarray(np.stack(regime.rates_), dtype=float)
     return CompiledMargin(MarginTables(STANDARD, rates=rates), slot, 0, True)
 

@@ -16,7 +16,10 @@ import numpy as np
 from pmsim.simulator.kernel.errors import NotCompiled
 from pmsim.simulator.margin.covariance import EwmaCovariance, FixedCovariance, matrix_root, with_correlation
 from pmsim.simulator.margin.portfolio import PortfolioRegime
-from pmsim.simulator.margin.scenarios import sphere_directions, years_to_expiry
+from pmsim.simulator.margin.presets import Preset
+from pmsim.simulator.margin.scenarios import YEAR_DAYS, sphere_directions
+
+MS_PER_DAY = 86_400_000
 
 SCRATCH_PER_UNDERLYING = 6  # price, basis, long, short, remaining delta, risk per delta
 
@@ -30,11 +33,9 @@ def portfolio_tables(regime: PortfolioRegime, instants: np.ndarray) -> tuple[dic
     n_under = len(regime.underlyings_)
     params = regime.params_
     fields: dict[str, Any] = {
-        "pm_version": np.array([regime.preset.version_at(w) for w in unique], dtype=np.int64),
+        "pm_version": versions_at(regime.preset, unique),
         "pm_cov": np.zeros(len(unique), dtype=np.int64),
-        "pm_tau": np.array([years_to_expiry(regime.instruments, w) for w in unique]).reshape(
-            len(unique), len(regime.instruments)
-        ),
+        "pm_tau": _years_to_expiry(regime, unique),
         "pm_underlying": np.argmax(regime.member_, axis=1).astype(np.int64),
         "pm_dated": np.array(regime.dated_, dtype=np.bool_),
         "pm_n_underlyings": n_under,
@@ -67,26 +68,47 @@ def _padded(rows: list[np.ndarray], fill: float) -> np.ndarray:
     return out
 
 
+def versions_at(preset: Preset, instants: np.ndarray) -> np.ndarray:
+    """``[S]`` ``preset.version_at(when)`` at every instant, in one search."""
+    return np.maximum(np.searchsorted(preset.valid_from, instants, side="right") - 1, 0).astype(np.int64)
+
+
+def _years_to_expiry(regime: PortfolioRegime, instants: np.ndarray) -> np.ndarray:
+    """``[S, N]`` ``scenarios.years_to_expiry(instruments, when)`` at every instant, in one operation."""
+    now = instants.astype(np.int64)[:, None]
+    expiry = np.array(
+        [i.expiry.astype("datetime64[ms]").astype(np.int64) if i.is_dated else 0 for i in regime.instruments]
+    )
+    return np.where(regime.dated_, np.maximum(expiry - now, 0) / MS_PER_DAY / YEAR_DAYS, 0.0)
+
+
 def _roots(regime: PortfolioRegime, instants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(covariance index ``[S]``, ``radius x matrix_root`` ``[C, U, U]`` of each distinct covariance).
 
     Repeats the covariance lines of ``PortfolioRegime.scenarios``; the kernel multiplies by the
     directions itself, so a per-bar EWMA estimate costs ``U x U`` floats per bar, not ``N x D``.
+    A fixed covariance is read once; the roots are ``matrix_root`` over the stack (one ``eigh`` call
+    gives the same bits as one per matrix).
     """
     assert regime.covariance is not None
+    fixed = type(regime.covariance) is FixedCovariance
     index: dict[bytes, int] = {}
-    roots: list[np.ndarray] = []
+    covs: list[np.ndarray] = []
     which = np.empty(len(instants), dtype=np.int64)
-    for s, when in enumerate(instants):
+    for s, when in enumerate(instants[:1] if fixed else instants):
         cov = regime.covariance.at(when, regime.underlyings_) * regime.horizon_days
         if regime.corr is not None:
             cov = with_correlation(cov, regime.corr)
-        key = cov.tobytes()
-        if key not in index:
-            index[key] = len(roots)
-            roots.append(regime.radius_ * matrix_root(cov))
-        which[s] = index[key]
-    return which, np.ascontiguousarray(np.stack(roots))
+        which[s] = index.setdefault(cov.tobytes(), len(covs))
+        if which[s] == len(covs):
+            covs.append(cov)
+    if fixed:
+        which[:] = 0
+    values, vectors = np.linalg.eigh(np.stack(covs))
+    for c in np.flatnonzero(values.min(axis=-1) < -1e-12 * np.maximum(1.0, values.max(axis=-1))):
+        matrix_root(covs[c])  # raises the reference's error
+    roots = vectors * np.sqrt(np.maximum(values, 0.0))[:, None, :]
+    return which, np.ascontiguousarray(regime.radius_ * roots)
 
 
 @numba.njit(cache=True, nogil=True)
