@@ -1,8 +1,8 @@
 """Margin requirements of one book (S = 1): calls per second of the compiled kernel against the regime.
 
-Run: ``python -m bench.bench_margin_kernel [--calls N]`` from the checkout. Three numbers per regime: the reference
-``regime.requirements(qty[None], mark, when)``, ``requirements_row`` called from Python (dispatch
-overhead included) and from inside an njit loop (how the compiled bar loop calls it).
+Run from the checkout: ``python -m bench.bench_margin_kernel [--calls N]``. Three numbers per regime:
+the reference ``regime.requirements(qty[None], mark, when)``, ``requirements_row`` called from Python
+(dispatch overhead included) and from inside an njit loop (how the compiled bar loop calls it).
 """
 
 from __future__ import annotations

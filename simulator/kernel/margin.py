@@ -104,6 +104,8 @@ def compile_margin(regime: Regime, instants: np.ndarray) -> CompiledMargin:
     may change the arithmetic).
     """
     instants = np.asarray(instants, dtype="datetime64[ms]")
+    if instants.size == 0:
+        raise NotCompiled("no instants to serve (a run without bars)")
     kind = type(regime)
     if kind in (CrossRegime, IsolatedRegime):
         return _tiered(regime, instants)  # type: ignore[arg-type]

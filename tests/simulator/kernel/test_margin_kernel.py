@@ -187,6 +187,27 @@ def test_notional_on_a_tier_floor_takes_the_upper_tier():
                 assert (im_pos[n], mm_pos[n]) == (ref.im_pos[0, n], ref.mm_pos[0, n])
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"preset": "cme", "cross_underlying": "span", "credit_rate": 0.7},
+        {"preset": "okx", "cross_underlying": "span", "credit_rate": 0.4},
+        {"preset": "deribit"},
+    ],
+)
+def test_three_underlyings(params):
+    """SOL as a third underlying: credit pairs are taken in order and consume the deltas they use."""
+    instruments = (*INSTRUMENTS[:4], instrument_for("SOLUSDT"))
+    regime = make_regime("portfolio", instruments, **params)
+    compiled, rng = compile_margin(regime, INSTANTS), np.random.default_rng(11)
+    marks = np.append(MARKS[:4], 150.0)
+    for i in rng.integers(0, len(INSTANTS), 200):
+        qty = rng.choice([0.0, 1.0, -1.0], 5) * 10.0 ** rng.uniform(-2, 3, 5)
+        ref = regime.requirements(qty[None], marks, INSTANTS[i])
+        im, mm, *_ = compiled_row(compiled, i, qty, marks)
+        np.testing.assert_allclose([im, mm], [ref.im[0], ref.mm[0]], rtol=RTOL, atol=ATOL)
+
+
 def test_slots_are_deduplicated():
     cross, standard, pm = case("cross").compiled, case("standard").compiled, case("pm-okx").compiled
     assert (
@@ -228,6 +249,8 @@ def test_unsupported_setups_are_not_compiled(brackets_2021):
     )
     with pytest.raises(NotCompiled, match="covariance Covariance"):
         compile_margin(regime, INSTANTS)
+    with pytest.raises(NotCompiled, match="no instants"):
+        compile_margin(case("cross").regime, INSTANTS[:0])
 
 
 def test_tables_are_one_numba_type():
