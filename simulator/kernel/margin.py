@@ -4,22 +4,25 @@
 ``MarginTables`` (arrays a numba kernel can take as one argument) and a ``slot`` per instant;
 ``requirements_row(tables, slot, qty, mark, im_pos, mm_pos, work)`` then equals
 ``regime.requirements(qty[None], mark[None], instant)`` within 1e-12 relative (tests/simulator/kernel).
-The tables are built by calling the regime's own pieces (``arrays_at``, ``params_``,
-``years_to_expiry``, ``covariance.at``, ``matrix_root``) and the kernels repeat the reference's
-arithmetic in its order, so most results are bit-identical; the exceptions are sums numpy reduces in
-another order (tiered sums over more than 8 instruments, single-column ``einsum``) and the correlated
-shocks ``radius * root @ directions``, which BLAS computes with fused multiply-adds.
+The tables are built from the regime's own pieces (``arrays_at``, ``params_``, ``covariance.at``;
+``version_at``, ``years_to_expiry`` and ``matrix_root`` vectorised over the instants, checked against
+them in the tests) and the kernels repeat the reference's arithmetic in its order, so most results
+are bit-identical; the exceptions are sums numpy reduces in another order (tiered sums over more
+than 8 instruments, single-column ``einsum``) and the correlated shocks ``radius * root @ directions``,
+which BLAS computes with fused multiply-adds.
 
-Slots and memory (N instruments, I instants, B tiers, V preset versions, U underlyings):
+Slots and memory (N instruments, I instants of which S distinct, B tiers, V preset versions,
+U underlyings; every regime also keeps ``slot``, 8 bytes per instant):
 
-- tiered (cross, isolated): one slot per bracket epoch met, ``5 x E x N x B`` floats (E <= 30);
+- tiered (cross, isolated): one slot per bracket epoch met, ``(4 x B + 2) x E x N`` floats (E <= 30);
 - standard: one slot per preset version, ``V x 4 x N`` floats;
 - portfolio: one slot per distinct instant holding its years to expiry ``[N]`` and two indices, plus
   the versions' ``V x P`` moves; correlated adds ``radius x root[U, U]`` per distinct covariance
-  (every bar for EWMA) and one direction set ``[U, D]`` (D = 256 for U = 2).
+  (every bar for EWMA, one for a fixed covariance) and one direction set ``[U, D]`` (D = 256 at U = 2).
 
-A 6-year hourly run (I ~ 52,000 instants, N = 4, U = 2) thus needs at most
-``I x (N + 2 + U^2) x 8`` bytes ~ 4.2 MB beside the fixed tables; nothing is ``O(I x N x K)``.
+A 6-year hourly portfolio run (I ~ 104,000 opens and closes, S ~ 52,000, N = 4, U = 2) needs
+``8 x (I + S x (N + 2 + U^2))`` bytes ~ 5 MB (measured 4.2 MB for EWMA-correlated; the tiered
+tables 0.8 MB, almost all of it ``slot``); nothing is ``O(I x N x K)``.
 """
 
 from __future__ import annotations
