@@ -187,25 +187,45 @@ def test_notional_on_a_tier_floor_takes_the_upper_tier():
                 assert (im_pos[n], mm_pos[n]) == (ref.im_pos[0, n], ref.mm_pos[0, n])
 
 
+QUARTERS = ("240329", "240628", "240927", "241227", "250328")
+WIDE = tuple(instrument_for(f"{pair}_{q}") for pair in ("BTCUSDT", "ETHUSDT") for q in QUARTERS)
+OTHER_SETS = {
+    # SOL as a third underlying: credit pairs are taken in order and consume the deltas they use
+    "three-underlyings": ((*INSTRUMENTS[:4], instrument_for("SOLUSDT")), np.append(MARKS[:4], 150.0)),
+    # 12 instruments: numpy sums more than 8 terms pairwise, the kernel in order
+    "twelve-instruments": (
+        (*INSTRUMENTS[:4:2], *WIDE),
+        np.repeat([60_000.0, 2_500.0], 6) * np.linspace(0.98, 1.03, 12),
+    ),
+}
+OTHER_REGIMES = [
+    ("cross", {"leverage": 50.0}),
+    ("isolated", {}),
+    ("standard", {}),
+    ("portfolio", {"preset": "deribit"}),
+    ("portfolio", {"preset": "okx", "cross_underlying": "span", "credit_rate": 0.4}),
+    ("portfolio", {"preset": "cme", "cross_underlying": "span", "credit_rate": 0.7}),
+]
+
+
 @pytest.mark.parametrize(
-    "params",
-    [
-        {"preset": "cme", "cross_underlying": "span", "credit_rate": 0.7},
-        {"preset": "okx", "cross_underlying": "span", "credit_rate": 0.4},
-        {"preset": "deribit"},
-    ],
+    "regime_params", OTHER_REGIMES, ids=lambda p: "-".join([p[0], *map(str, p[1].values())])
 )
-def test_three_underlyings(params):
-    """SOL as a third underlying: credit pairs are taken in order and consume the deltas they use."""
-    instruments = (*INSTRUMENTS[:4], instrument_for("SOLUSDT"))
-    regime = make_regime("portfolio", instruments, **params)
-    compiled, rng = compile_margin(regime, INSTANTS), np.random.default_rng(11)
-    marks = np.append(MARKS[:4], 150.0)
+@pytest.mark.parametrize("instrument_set", sorted(OTHER_SETS))
+def test_other_instrument_sets(instrument_set, regime_params):
+    instruments, marks = OTHER_SETS[instrument_set]
+    name, params = regime_params
+    if name != "portfolio" and instrument_set == "three-underlyings":
+        pytest.skip("no SOL bracket table or standard rates in the shipped data")
+    regime = make_regime(name, instruments, **params)
+    compiled, rng, n = compile_margin(regime, INSTANTS), np.random.default_rng(11), len(instruments)
     for i in rng.integers(0, len(INSTANTS), 200):
-        qty = rng.choice([0.0, 1.0, -1.0], 5) * 10.0 ** rng.uniform(-2, 3, 5)
+        qty = rng.choice([0.0, 1.0, -1.0], n) * 10.0 ** rng.uniform(-2, 3, n)
         ref = regime.requirements(qty[None], marks, INSTANTS[i])
-        im, mm, *_ = compiled_row(compiled, i, qty, marks)
+        im, mm, im_pos, mm_pos = compiled_row(compiled, i, qty, marks)
         np.testing.assert_allclose([im, mm], [ref.im[0], ref.mm[0]], rtol=RTOL, atol=ATOL)
+        if compiled.per_position:
+            np.testing.assert_allclose(mm_pos, ref.mm_pos[0], rtol=RTOL, atol=ATOL)
 
 
 def test_slots_are_deduplicated():
