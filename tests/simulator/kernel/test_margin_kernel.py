@@ -208,15 +208,21 @@ OTHER_REGIMES = [
 ]
 
 
+OTHER_CASES = [
+    (instrument_set, name, params)
+    for instrument_set in sorted(OTHER_SETS)
+    for name, params in OTHER_REGIMES
+    if name == "portfolio" or instrument_set != "three-underlyings"  # no SOL brackets or standard rates
+]
+
+
 @pytest.mark.parametrize(
-    "regime_params", OTHER_REGIMES, ids=lambda p: "-".join([p[0], *map(str, p[1].values())])
+    ("instrument_set", "name", "params"),
+    OTHER_CASES,
+    ids=["-".join([c[0], c[1], *map(str, c[2].values())]) for c in OTHER_CASES],
 )
-@pytest.mark.parametrize("instrument_set", sorted(OTHER_SETS))
-def test_other_instrument_sets(instrument_set, regime_params):
+def test_other_instrument_sets(instrument_set, name, params):
     instruments, marks = OTHER_SETS[instrument_set]
-    name, params = regime_params
-    if name != "portfolio" and instrument_set == "three-underlyings":
-        pytest.skip("no SOL bracket table or standard rates in the shipped data")
     regime = make_regime(name, instruments, **params)
     compiled, rng, n = compile_margin(regime, INSTANTS), np.random.default_rng(11), len(instruments)
     for i in rng.integers(0, len(INSTANTS), 200):
