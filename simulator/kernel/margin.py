@@ -122,6 +122,9 @@ def compile_margin(regime: Regime, instants: np.ndarray) -> CompiledMargin:
 
 def _tiered(regime: CrossRegime | IsolatedRegime, instants: np.ndarray) -> CompiledMargin:
     """One slot per bracket epoch met by ``instants`` (overrides are already in ``arrays_at``)."""
+    leverage = np.asarray(regime.leverage, dtype=float)
+    if leverage.size not in (1, len(regime.instruments)) or leverage.ndim > 1:
+        raise NotCompiled(f"regime.leverage of shape {leverage.shape}: one setting or one per instrument")
     epoch = np.searchsorted(regime.brackets.change_instants(), instants, side="right")
     epochs, first, slot = np.unique(epoch, return_index=True, return_inverse=True)
     arrays = [regime.arrays_at(instants[i]) for i in first]
@@ -145,7 +148,7 @@ def _tiered(regime: CrossRegime | IsolatedRegime, instants: np.ndarray) -> Compi
         tier_cum=cum,
         tier_max_leverage=stack("max_leverage", 1.0),
         tier_zero_mm=np.maximum(0.0 * mmr[:, :, 0] - cum[:, :, 0], 0.0),
-        leverage=np.array(np.broadcast_to(np.asarray(regime.leverage, dtype=float), (n,))),
+        leverage=np.array(np.broadcast_to(leverage, (n,))),
     )
     return CompiledMargin(tables, slot.astype(np.int64), 0, True)
 

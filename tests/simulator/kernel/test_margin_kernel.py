@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pmsim.simulator.kernel.errors import NotCompiled
 from pmsim.simulator.kernel.margin import CompiledMargin, MarginTables, compile_margin, requirements_row
 from pmsim.simulator.margin import make_regime
+from pmsim.simulator.margin.brackets import BracketBook
 from pmsim.simulator.margin.covariance import EwmaCovariance, matrix_root
 from pmsim.simulator.margin.cross import CrossRegime
 from pmsim.simulator.margin.portfolio import PortfolioRegime
@@ -275,6 +276,8 @@ def test_unsupported_setups_are_not_compiled(brackets_2021):
     )
     with pytest.raises(NotCompiled, match="covariance Covariance"):
         compile_margin(regime, INSTANTS)
+    with pytest.raises(NotCompiled, match="leverage of shape"):
+        compile_margin(CrossRegime(INSTRUMENTS, BracketBook.load(), leverage=np.full((3, 6), 10.0)), INSTANTS)
     with pytest.raises(NotCompiled, match="no instants"):
         compile_margin(case("cross").regime, INSTANTS[:0])
 
