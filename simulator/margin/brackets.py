@@ -155,6 +155,11 @@ class BracketArrays:
         object.__setattr__(self, "_keys", self.floor[rows, cols] + rows * spacing)
         object.__setattr__(self, "_flat", rows * b + cols)
 
+    @property
+    def spacing(self) -> float:
+        """The shift between instruments' floors in the tier search keys (the compiled kernel repeats it)."""
+        return self._spacing  # type: ignore[attr-defined]
+
     def tier(self, notional: np.ndarray) -> np.ndarray:
         """Flat index into the ``[N, B]`` arrays of the tier holding ``notional[..., N]``."""
         key = np.minimum(notional, self._spacing / 2) + self._offsets  # type: ignore[attr-defined]
