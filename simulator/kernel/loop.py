@@ -46,7 +46,7 @@ KEY_LIQUIDATION, KEY_BANKRUPTCY, KEY_EXPIRY, KEY_STOP, KEY_RULE = 40_000, 50_000
 # allocator rules (``simulator.allocator``), applied in the config's order
 BAND, BUFFER_FLOOR, MUR_NEW_RISK, MUR_HOLD_AT = 0, 1, 2, 3
 EVENT_FIELDS = 8
-SERIES = 13  # SERIES_COLUMNS without shock_distance (the probe is priced after the loop)
+SERIES = 14  # SERIES_COLUMNS, shock_distance last
 WALLET, DEPOSITS, REALISED, FEES, FUNDED, BANKRUPT = range(6)  # slots of a book's ``acc`` array
 
 
@@ -75,6 +75,15 @@ class MarketArrays(NamedTuple):
     slot_close: np.ndarray  # [T] ... and at its close
 
 
+class Probe(NamedTuple):
+    """``stress.shock_distance``'s inputs: the joint move ``direction[N]`` and the scan grid ``[G]``."""
+
+    direction: np.ndarray
+    grid: np.ndarray  # np.linspace(0, 1, SCAN_POINTS)
+    bisections: int
+    max_up_scale: float
+
+
 class Rules(NamedTuple):
     """The allocator's rules in order: a code (BAND ...) and its value per book (band, floor or cap)."""
 
@@ -87,7 +96,7 @@ class Settings(NamedTuple):
     clearance_fee: float
     per_position: bool  # isolated margin (``PerPosition``) rather than account-wide
     extreme: bool  # liquidation_price = "extreme" rather than "threshold"
-    probe_every: int  # record the state for the shock probe every this many bars (0: never)
+    probe_every: int  # price the shock probe every this many bars (0: never)
     record: bool  # write every bar's series; False keeps only the last bar (sweeps)
     work_size: int  # the margin kernel's scratch length
     n_traded: int  # J, the instruments the strategy trades (stop notes are indexed by code x J + column)
@@ -550,13 +559,52 @@ def allocate(t, m, mg, rules, s, qty, equity, targets, sc, ev, count) -> int:
     return count
 
 
+# ------------------------------------------------------------------------------ stress probe (stress.py)
+
+
+@jit
+def breached_at(mg, slot, qty, entry, wallet, mark, direction, scale, sc) -> bool:
+    """``stress.breached`` at marks ``mark (1 + scale direction)``."""
+    moved, pnl = sc.r[0], sc.r[1]
+    for n in range(qty.shape[0]):
+        moved[n] = mark[n] * (1 + scale * direction[n])
+        pnl[n] = qty[n] * (moved[n] - entry[n])
+    equity = wallet + npsum(pnl)
+    return equity < requirements_row(mg, slot, qty, moved, sc.im_pos, sc.mm_pos, sc.work)[1]
+
+
+@jit
+def shock_distance(mg, slot, qty, entry, wallet, mark, probe, sc) -> float:
+    """``stress.shock_distance`` for one book: scan the grid, then bisect the first breaching step."""
+    direction = probe.direction
+    falls = -np.inf
+    for n in range(direction.shape[0]):
+        falls = max(falls, -direction[n])
+    top = 0.999 / max(falls, 1e-12) if falls > 0 else probe.max_up_scale
+    first = -1
+    for g in range(probe.grid.shape[0]):
+        if breached_at(mg, slot, qty, entry, wallet, mark, direction, probe.grid[g] * top, sc):
+            first = g
+            break
+    if first < 0:
+        return np.inf
+    if first == 0:
+        return 0.0
+    low, high = probe.grid[first - 1] * top, probe.grid[first] * top
+    for _ in range(probe.bisections):
+        mid = (low + high) / 2
+        if breached_at(mg, slot, qty, entry, wallet, mark, direction, mid, sc):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
 # ------------------------------------------------------------------------------- the book, bar by bar
 
 
 @jit
-def run_book(
-    s, m, mg, cs, rules, sd, ss, wallet0, series, notional, ev, probe, probe_wallet, final, final_acc
-) -> int:
+def run_book(s, m, mg, cs, rules, sd, ss, wallet0, series, notional, ev, probe, final, final_acc) -> int:
     """Replay every bar for book ``s``; returns the number of events it produced."""
     n_bars, n_inst = m.open.shape
     qty, entry, iso, target = np.zeros(n_inst), np.zeros(n_inst), np.zeros(n_inst), np.zeros(n_inst)
@@ -619,11 +667,9 @@ def run_book(
         out[11], out[12] = acc[BANKRUPT], acc[DEPOSITS]
         for n in range(n_inst):
             notional[s, row, n] = qty[n] * mark[n]
+        out[13] = np.nan
         if cs.probe_every and t % cs.probe_every == 0:
-            p = t // cs.probe_every
-            probe[s, p, 0] = qty
-            probe[s, p, 1] = entry
-            probe_wallet[s, p] = acc[WALLET]
+            out[13] = shock_distance(mg, m.slot_close[t], qty, entry, acc[WALLET], mark, probe, sc)
         # 6. decide for the next open (one sleeve whose budget is the equity), then the allocator
         if t + 1 < n_bars:
             stops = decide_row(sd, ss, s, t, equity, target, sc.stops)
@@ -670,40 +716,10 @@ def settle(t, m, qty, entry, iso, acc, sc, ev, count) -> int:
 
 @numba.njit(cache=True, parallel=True)
 def run_books(
-    books,
-    m,
-    mg,
-    cs,
-    rules,
-    sd,
-    ss,
-    wallet,
-    series,
-    notional,
-    ev,
-    counts,
-    probe,
-    probe_wallet,
-    final,
-    final_acc,
+    books, m, mg, cs, rules, sd, ss, wallet, series, notional, ev, counts, probe, final, final_acc
 ) -> None:
     """Run the books listed in ``books`` (one per core at a time); ``counts[s]`` gets each one's events."""
     for i in numba.prange(books.shape[0]):
         s = books[i]
-        counts[s] = run_book(
-            s,
-            m,
-            mg,
-            cs,
-            rules,
-            sd,
-            ss,
-            wallet[s],
-            series,
-            notional,
-            ev[i],
-            probe,
-            probe_wallet,
-            final,
-            final_acc,
-        )
+        out = (series, notional, ev[i], probe, final, final_acc)
+        counts[s] = run_book(s, m, mg, cs, rules, sd, ss, wallet[s], *out)

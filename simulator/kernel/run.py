@@ -26,8 +26,8 @@ from pmsim.simulator.engine.sleeves import Sleeves
 from pmsim.simulator.kernel import loop
 from pmsim.simulator.kernel.errors import NotCompiled
 from pmsim.simulator.kernel.margin import compile_margin
+from pmsim.simulator.margin import stress
 from pmsim.simulator.margin.base import Regime
-from pmsim.simulator.margin.stress import shock_distance
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.numeric import zero_nan
 from pmsim.simulator.results import EVENT_KINDS, SERIES_COLUMNS
@@ -96,9 +96,12 @@ def simulate_compiled(
     rows = n_bars if record else 1
     series = np.full((n_books, rows, loop.SERIES), np.nan)
     notional = np.zeros((n_books, rows, n_inst))
-    probed = -(-n_bars // every) if every else 0
-    probe_state = np.zeros((n_books, probed, 2, n_inst))
-    probe_wallet = np.zeros((n_books, probed))
+    shock = loop.Probe(
+        np.asarray(probe.direction if probe is not None else np.zeros(n_inst), dtype=float),
+        np.linspace(0.0, 1.0, stress.SCAN_POINTS),
+        stress.BISECTION_STEPS,
+        stress.MAX_UP_SCALE,
+    )
     final = np.zeros((n_books, 3, n_inst))
     final_acc = np.zeros((n_books, 6))
     kernel = (
@@ -112,14 +115,12 @@ def simulate_compiled(
         series,
         notional,
     )
-    probes = (probe_state, probe_wallet, final, final_acc)
+    probes = (shock, final, final_acc)
     events = _run_in_groups(kernel, probes, n_books, _first_capacity(n_bars, n_inst))
     if progress is not None:
         progress(n_bars)
     account = _account(final, final_acc)
     recorder = _recorder(series, notional, n_bars, n_inst, record)
-    if every:
-        _price_probe(recorder, probe_state, probe_wallet, market, marks, regime, probe, bar_length)
     notes = _notes(compiled.stop_notes, sleeve_name)
     table = _events(events, notes, sleeve_name, n_books).table(market.times, market.symbols)
     return Simulation(
@@ -252,31 +253,10 @@ def _account(final: np.ndarray, acc: np.ndarray) -> Account:
 def _recorder(series: np.ndarray, notional: np.ndarray, n_bars: int, n_inst: int, record: bool) -> Recorder:
     rows = n_bars if record else 1
     recorder = Recorder(rows, series.shape[0], n_inst)
-    for c, name in enumerate(SERIES_COLUMNS[: loop.SERIES]):
+    for c, name in enumerate(SERIES_COLUMNS):
         recorder.columns[name][:] = series[:, :, c].T
     recorder.notional[:] = notional.transpose(1, 0, 2)
     return recorder
-
-
-def _price_probe(
-    recorder: Recorder,
-    state: np.ndarray,
-    wallet: np.ndarray,
-    market: Market,
-    marks: Marks,
-    regime: Regime,
-    probe: ShockProbe,
-    bar_length: np.timedelta64,
-) -> None:
-    """The shock distance of every probed bar, from the state the kernel kept there (all books at once)."""
-    distance = recorder.columns["shock_distance"]
-    for p, t in enumerate(range(0, market.n_bars, probe.every)):
-        if t >= distance.shape[0]:
-            break
-        closed = market.times[t] + bar_length
-        distance[t] = shock_distance(
-            state[:, p, 0], state[:, p, 1], wallet[:, p], marks.close[t], regime, closed, probe.direction
-        )
 
 
 def _notes(stop_notes: tuple[str, ...], sleeve: str) -> tuple[str, ...]:
