@@ -25,7 +25,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Comparison:
     """``pmsim compare``'s outcome: ``table`` (``comparison.parquet``: one row per regime x book) and
-    ``runs`` (regime label -> its :class:`Result`); ``path`` is None when kept in memory."""
+    ``runs`` (regime label -> its :class:`Result`); ``path`` is None when kept in memory.
+
+    >>> import pmsim
+    >>> book = {"market": {"bars": 100},
+    ...         "strategy": {"name": "hold", "params": {"leverage": {"BTCUSDT": 2.0}}}}
+    >>> comparison = pmsim.compare(book, "cross,portfolio:okx")
+    >>> list(comparison.runs), comparison.table.shape[0]  # one row per regime x book
+    (['cross', 'portfolio-okx'], 2)
+    """
 
     table: pd.DataFrame
     runs: dict[str, Result]
@@ -73,7 +81,14 @@ class Comparison:
 class SweepResult:
     """``pmsim sweep``'s outcome: ``rows`` (indexed by point: its axis values, every metric, its batch),
     ``top`` (``top.parquet``: the full series of the top and kept points); ``path`` is the sweep folder,
-    None when it ran in a temporary one."""
+    None when it ran in a temporary one.
+
+    >>> import pmsim
+    >>> grid = {"base": {"market": {"bars": 100}}, "axes": {"allocator.mur_cap": [0.5, 0.8]}}
+    >>> result = pmsim.sweep(grid, by="rom")
+    >>> result.rows["allocator.mur_cap"].tolist(), result.path
+    ([0.5, 0.8], None)
+    """
 
     plan: Plan
     rows: pd.DataFrame

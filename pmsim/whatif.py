@@ -36,7 +36,15 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class MarginReport:
     """A book valued under a regime: equity, IM, MM and, per position (``positions``), its MM, its MM
-    alone and its liquidation price (None: none)."""
+    alone and its liquidation price (None: none).
+
+    >>> import pmsim
+    >>> book = {"account": {"wallet": 5000.0},
+    ...         "positions": [{"symbol": "ETHUSDT", "qty": 10.0, "entry": 2500.0, "mark": 2400.0}]}
+    >>> report = pmsim.margin(book)
+    >>> report.equity, report.regime, report.to_dict()["positions"][0]["upnl"]
+    (4000.0, 'cross', -1000.0)
+    """
 
     book: str
     regime: str
@@ -83,7 +91,15 @@ class MarginReport:
 @dataclass(frozen=True)
 class StressReport:
     """A book after a joint shock: equity before and after, MM after, survival, and the smallest scale
-    of the shock (and the move it is) that liquidates the book (None: no such move)."""
+    of the shock (and the move it is) that liquidates the book (None: no such move).
+
+    >>> import pmsim
+    >>> book = {"account": {"wallet": 5000.0},
+    ...         "positions": [{"symbol": "ETHUSDT", "qty": 10.0, "entry": 2500.0, "mark": 2500.0}]}
+    >>> report = pmsim.stress(book, {"ETH": -0.10})
+    >>> report.survives, report.equity_after
+    (True, 2500.0)
+    """
 
     book: str
     regime: str

@@ -305,7 +305,13 @@ class StressConfig:
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    """A whole run; ``name`` names its folder under ``runs/``, so it must be one plain path component."""
+    """A whole run; ``name`` names its folder under ``runs/``, so it must be one plain path component.
+
+    >>> import pmsim
+    >>> config = pmsim.RunConfig.from_dict({"name": "hold", "strategy": {"name": "hold"}})
+    >>> config.market.bars, config.regime.name
+    (8760, 'cross')
+    """
 
     name: str = "run"
     market: MarketConfig = field(default_factory=MarketConfig)
