@@ -218,7 +218,9 @@ def sweep(
 ) -> SweepResult:
     """Run a grid of configs in lockstep batches on Dask, as ``pmsim sweep``: one row of metrics per
     point, the full series of the ``top`` points by ``by``. ``out`` is the (resumable) sweep folder;
-    ``out=None`` runs in a temporary folder and keeps the results in memory.
+    ``out=None`` runs in a temporary folder and keeps the results in memory. ``grid`` may also be a
+    plan from :func:`plan_sweep` (the command checks the grid first to name its folder); its ``data``,
+    ``top`` and ``by`` are then the plan's.
 
     >>> import pmsim
     >>> grid = {"base": {"market": {"bars": 100}, "strategy": {"name": "hold"}},
