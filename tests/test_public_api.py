@@ -28,7 +28,10 @@ def test_cli_import_stays_light():
     import subprocess
     import sys
 
-    code = "import sys, pmsim.simulator.cli; pmsim.simulator.cli.build_parser(); print('pandas' in sys.modules, 'numpy' in sys.modules)"
+    code = (
+        "import sys, pmsim.simulator.cli; pmsim.simulator.cli.build_parser(); "
+        "print('pandas' in sys.modules, 'numpy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
