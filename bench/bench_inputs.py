@@ -26,14 +26,12 @@ sys.path.insert(0, str(REPO))
 PROBE = """
 import json, sys, time
 t0 = time.perf_counter()
-from argparse import Namespace
 from pmsim.simulator.build import build_run
-from pmsim.simulator.commands import _market_config
 from pmsim.simulator.config import RunConfig
 from dataclasses import replace
 t1 = time.perf_counter()
 config = RunConfig.from_toml(sys.argv[1])
-config = replace(config, market=_market_config(Namespace(data=None, start=None, end=None), config.market))
+config = replace(config, market=config.market.overridden())
 t2 = time.perf_counter()
 reps = 200
 for _ in range(reps):

@@ -20,7 +20,7 @@ from pmsim.reports.render import render
 from pmsim.reports.sections import SECTIONS, Section, definitions, header
 from pmsim.simulator.atomic import write_text
 from pmsim.simulator.errors import RunError
-from pmsim.simulator.results import inside_run, read_run
+from pmsim.simulator.results import RunFolder, inside_run, read_run
 
 GENERATOR = b'<meta name="generator" content="pmsim'
 
@@ -88,11 +88,20 @@ def build_report(
     """
     if not run_dirs:
         raise RunError("no run folders given; pass at least one folder written by a pmsim run")
-    check = None if own_run else check_report_target
-    if check is not None:
-        check(Path(out))  # before reading and rendering; the writer checks again under its lock
+    if not own_run:
+        check_report_target(Path(out))  # before reading and rendering; the writer checks again under its lock
     folders = [read_run(path) for path in run_dirs]
     if own_run:  # read from the writer's temporary folder, which vanishes: the run is the report's own folder
         folders = [dataclasses.replace(folder, path=Path(".")) for folder in folders]
+    return write_report(folders, out, title, own_run=own_run)
+
+
+def write_report(
+    folders: Sequence[RunFolder], out: Path, title: str = "pmsim report", *, own_run: bool = False
+) -> Path:
+    """Render runs already read (or kept in memory) and write the page to ``out`` (as ``build_report``)."""
+    check = None if own_run else check_report_target
+    if check is not None:
+        check(Path(out))
     runs = [RunView(folder) for folder in folders]
     return write_text(out, render_report(runs, title), check=check)

@@ -43,7 +43,7 @@ def _lived(view: ConfigView, path: PathOf) -> pd.Series:
     return metrics.stop_at_ruin(path(view.bars.series), view.bars.series)
 
 
-def _line_chart(configs: Sequence[ConfigView], path: PathOf, y_title: str) -> go.Figure:
+def line_chart(configs: Sequence[ConfigView], path: PathOf, y_title: str) -> go.Figure:
     """One downsampled line per config of ``path(series)`` against time, stopping at a ruin."""
     fig = base_figure(y_title)
     for i, view in enumerate(configs):
@@ -128,7 +128,7 @@ def header(runs: Sequence[RunView]) -> str:
 
 def equity_figure(configs: Sequence[ConfigView]) -> go.Figure:
     """Equity per config over time, each ruin marked ×."""
-    fig = _line_chart(configs, lambda s: s["equity"], "equity (USDT)")
+    fig = line_chart(configs, lambda s: s["equity"], "equity (USDT)")
     for i, view in enumerate(configs):
         ruin = view.bars.ruin
         if ruin is not None:
@@ -160,7 +160,7 @@ def _mur_percent(series: pd.DataFrame) -> pd.Series:
 
 def mur_figure(configs: Sequence[ConfigView]) -> go.Figure:
     """MUR path in percent per config with the 70% and 80% lines and the danger zone between them."""
-    fig = _line_chart(configs, _mur_percent, "MUR (IM / equity, %)")
+    fig = line_chart(configs, _mur_percent, "MUR (IM / equity, %)")
     low, high = metrics.MUR_DANGER_LOW * 100, metrics.MUR_DANGER_HIGH * 100
     fig.add_hrect(
         y0=low,
@@ -201,7 +201,7 @@ def mur_chart(runs: Sequence[RunView]) -> str:
 
 def rom_chart(runs: Sequence[RunView]) -> str:
     """ROM path in percent: net PnL so far / mean IM of the bars so far that held margin."""
-    fig = _line_chart(all_configs(runs), lambda s: metrics.rom_path(s) * 100, "ROM (%)")
+    fig = line_chart(all_configs(runs), lambda s: metrics.rom_path(s) * 100, "ROM (%)")
     fig.add_hline(y=0, line={"color": "#9aa5b1", "width": 1})
     return section_html(
         "rom", "Return on margin (ROM) path", figure_html(fig), metrics.definition(metrics.rom_path)
@@ -218,7 +218,7 @@ def shock_distance_chart(runs: Sequence[RunView]) -> str:
         return probed.replace([np.inf, -np.inf], np.nan)  # a flat or unbreakable book breaks the line
 
     configs = all_configs(runs)
-    fig = _line_chart(configs, distance, "multiple of the stress move")
+    fig = line_chart(configs, distance, "multiple of the stress move")
     fig.add_hline(
         y=1.0,
         line={"color": "#d92d20", "dash": "dash", "width": 1.5},

@@ -7,6 +7,7 @@ its collaborators as arguments.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from pmsim.simulator.margin.base import Regime
 from pmsim.simulator.margin.covariance import covariance_from_config
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.memory import require_memory
-from pmsim.simulator.results import write_run
+from pmsim.simulator.results import RunFolder, dump_json
 from pmsim.strategies import AdxTrend, BasisCarry, Hold, PairHedge, Strategy
 
 STRATEGIES: dict[str, Callable[..., Strategy]] = {
@@ -240,14 +241,12 @@ class Run:
                 note = f"engine: reference (the compiled kernel does not cover {why})"
                 return _noted(simulate(*arguments), note)
 
-    def write(
-        self,
-        simulation: Simulation,
-        out: str | Path,
-        force: bool = False,
-        extra: Callable[[Path], object] | None = None,
-    ) -> Path:
-        """Write the run folder (see ``results.write_run`` for ``force`` and ``extra``)."""
+    def record(self, simulation: Simulation) -> RunFolder:
+        """The run folder's contents, in memory, exactly as ``read_run`` would read them back.
+
+        The JSON parts go through their JSON text (non-finite numbers become None, tuples lists), so a
+        run kept in memory equals the same run written and read.
+        """
         from pmsim.simulator.metrics import THRESHOLDS, summarise
 
         market = self.market
@@ -279,16 +278,24 @@ class Run:
             "sleeves": summary["sleeves"],
             "allocator": summary["allocator"],
         }
-        return write_run(
-            out,
-            config=resolved,
+        return RunFolder(
+            path=Path("."),
+            config=json.loads(dump_json(resolved)),
             series=simulation.series,
             prices=prices,
             events=simulation.events,
-            summary=summary,
-            force=force,
-            extra=extra,
+            summary=json.loads(dump_json(summary)),
         )
+
+    def write(
+        self,
+        simulation: Simulation,
+        out: str | Path,
+        force: bool = False,
+        extra: Callable[[Path], object] | None = None,
+    ) -> Path:
+        """Write the run folder (see ``results.write_run`` for ``force`` and ``extra``)."""
+        return self.record(simulation).write(out, force, extra)
 
     def describe_sleeves(self) -> list[dict[str, Any]]:
         names = self.sleeves.names

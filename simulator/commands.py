@@ -6,12 +6,7 @@ Only the standard library at module level; each handler imports the engine when 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pmsim.simulator.config import MarketConfig
 
 DEMO_EPILOG = """\
 what it writes (in --out, default ./pmsim-out):
@@ -144,39 +139,6 @@ def _instant(flag: str):  # noqa: ANN202
     return parse
 
 
-def _market_config(args: argparse.Namespace, base: MarketConfig | None = None) -> MarketConfig:
-    """The market a command runs on, with its window resolved (written into the run's config.json).
-
-    ``--data`` (like ``market.data``) makes it a historical run over the config's dates; ``--start``
-    and ``--end`` override those dates. ``base`` is the config's market (None: the demo's synthetic one).
-    """
-    from dataclasses import replace
-
-    from pmsim.simulator.config import MarketConfig
-
-    market = base or MarketConfig(seed=getattr(args, "seed", 7), bars=getattr(args, "bars", None))
-    changes: dict[str, object] = {}
-    if args.data is not None:
-        changes.update(data=str(args.data), kind=None)
-    if args.start is not None:
-        changes["start"] = args.start
-    if args.end is not None:
-        changes.update(end=args.end, bars=None)
-    return replace(market, **changes).resolved()
-
-
-def _progress(total: int, label: str):  # noqa: ANN202
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=label, unit="bar", file=sys.stderr, leave=False, disable=None)
-
-
-def _execute(run, out: Path, force: bool, extra=None) -> Path:  # noqa: ANN001
-    with _progress(run.market.n_bars, run.config.name) as bar:
-        simulation = run.execute(progress=bar.update)
-    return run.write(simulation, out, force, extra)
-
-
 def _default_out(name: str) -> Path:
     """``runs/<name>``; a name that is not one plain path component could point anywhere, so it is refused."""
     from pmsim.simulator.errors import RunError
@@ -190,45 +152,33 @@ def _demo(args: argparse.Namespace) -> int:
     from pmsim.reports import build_report
     from pmsim.reports.html import check_report_target
     from pmsim.simulator.build import build_market, build_run
+    from pmsim.simulator.config import MarketConfig
     from pmsim.simulator.demo import demo_configs
+    from pmsim.simulator.progress import execute
     from pmsim.simulator.results import check_run_target
 
-    market_config = _market_config(args)
+    market_config = MarketConfig(seed=args.seed, bars=args.bars).overridden(args.data, args.start, args.end)
     market = build_market(market_config)
     runs = [build_run(config, market) for config in demo_configs(market, market_config)]
     for run in runs:  # refuse before minutes of work; the writers check again under their locks
         check_run_target(args.out / run.config.name, args.force)
     check_report_target(args.out / "report.html")
-    folders = [_execute(run, args.out / run.config.name, args.force) for run in runs]
+    folders = [run.write(execute(run), args.out / run.config.name, args.force) for run in runs]
     report = build_report(folders, args.out / "report.html", title="pmsim demo")
     print(report)
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from pmsim.simulator.results import REPORT
 
-    from pmsim.simulator.build import build_run
-    from pmsim.simulator.config import RunConfig
+    from pmsim.api import config_of, run
 
-    config = RunConfig.from_toml(args.config)
-    config = replace(config, market=_market_config(args, config.market))
-    from pmsim.simulator.results import REPORT, check_run_target
-
-    out = args.out or _default_out(config.name)
-    check_run_target(out, args.force)  # before the run; the writer checks again under its lock
-    run = build_run(config)
-    extra = None
+    config = config_of(args.config, data=args.data, start=args.start, end=args.end)
+    result = run(config, out=args.out or _default_out(config.name), force=args.force, report=args.report)
+    print(result.path)
     if args.report:
-        from pmsim.reports import build_report
-
-        def extra(folder: Path) -> Path:  # the run's own report, swapped in with its folder
-            return build_report([folder], folder / REPORT, title=config.name, own_run=True)
-
-    folder = _execute(run, out, args.force, extra)
-    print(folder)
-    if args.report:
-        print(folder / REPORT)
+        print(result.path / REPORT)
     return 0
 
 

@@ -77,6 +77,22 @@ class MarketConfig:
         if not self.symbols:
             raise ConfigError("market.symbols is empty; name at least one perpetual, e.g. ['BTCUSDT']")
 
+    def overridden(
+        self, data: str | Path | None = None, start: str | None = None, end: str | None = None
+    ) -> MarketConfig:
+        """This market with the command's ``--data``/``--start``/``--end`` (None: kept), window resolved.
+
+        ``data`` makes it a historical run over the config's dates; ``end`` replaces ``bars``.
+        """
+        changes: dict[str, object] = {}
+        if data is not None:
+            changes.update(data=str(data), kind=None)
+        if start is not None:
+            changes["start"] = start
+        if end is not None:
+            changes.update(end=end, bars=None)
+        return dataclasses.replace(self, **changes).resolved()
+
     def resolved(self) -> MarketConfig:
         """This market with its window explicit: history gets ``end`` (from ``bars``) and no ``bars``.
 
@@ -292,7 +308,13 @@ ENGINES = ("auto", "compiled", "reference")
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    """A whole run; ``name`` names its folder under ``runs/``, so it must be one plain path component."""
+    """A whole run; ``name`` names its folder under ``runs/``, so it must be one plain path component.
+
+    >>> import pmsim
+    >>> config = pmsim.RunConfig.from_dict({"name": "hold", "strategy": {"name": "hold"}})
+    >>> config.market.bars, config.regime.name
+    (8760, 'cross')
+    """
 
     name: str = "run"
     market: MarketConfig = field(default_factory=MarketConfig)

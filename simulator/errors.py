@@ -17,11 +17,26 @@ from collections.abc import Iterable
 
 
 class PmsimError(Exception):
-    """Base of every error pmsim raises on purpose."""
+    """Base of every error pmsim raises on purpose; its message is the one line the CLI prints.
+
+    >>> import pmsim
+    >>> try:
+    ...     pmsim.load("no-such-folder")
+    ... except pmsim.PmsimError as error:
+    ...     print(type(error).__name__)
+    RunError
+    """
 
 
 class ConfigError(PmsimError):
-    """A setting is impossible or unknown."""
+    """A setting is impossible or unknown.
+
+    >>> import pmsim
+    >>> pmsim.run({"market": {"bars": 50}, "regime": {"name": "crosss"}})
+    Traceback (most recent call last):
+    ...
+    pmsim.simulator.errors.ConfigError: unknown margin regime 'crosss'; did you mean 'cross'? ...
+    """
 
     @classmethod
     def unknown(cls, what: str, name: str, options: Iterable[str]) -> ConfigError:

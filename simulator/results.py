@@ -96,6 +96,21 @@ class RunFolder:
     def name(self) -> str:
         return str(self.config.get("name") or self.path.name)
 
+    def write(
+        self, path: str | Path, force: bool = False, extra: Callable[[Path], object] | None = None
+    ) -> Path:
+        """Write these contents as the run folder ``path`` (see ``write_run``)."""
+        return write_run(
+            path,
+            config=self.config,
+            series=self.series,
+            prices=self.prices,
+            events=self.events,
+            summary=self.summary,
+            force=force,
+            extra=extra,
+        )
+
 
 def _json_ready(value: Any) -> Any:
     """Replace non-finite floats with None so the JSON is strict."""

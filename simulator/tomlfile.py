@@ -37,9 +37,14 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
             f"{path}: the {what} is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x}); "
             "is it a binary file?"
         ) from exc
+    return parse_toml(text, str(path), what)
+
+
+def parse_toml(text: str, where: str, what: str) -> dict[str, Any]:
+    """The TOML document ``text``; ``where`` (a path, "TOML text") starts every error."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from exc
     except RecursionError as exc:
-        raise ConfigError(f"{path}: the {what} is nested too deeply to be a {what}") from exc
+        raise ConfigError(f"{where}: the {what} is nested too deeply to be a {what}") from exc

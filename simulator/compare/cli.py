@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pmsim.simulator.build import Run
 
 EPILOG = """\
 modes:
@@ -61,38 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from pmsim.simulator.commands import _default_out
 
-    from pmsim.simulator.build import build_market
-    from pmsim.simulator.commands import _default_out, _market_config, _progress
-    from pmsim.simulator.compare.folder import check_compare_target
-    from pmsim.simulator.compare.regimes import parse_regimes
-    from pmsim.simulator.compare.run import positions_mode, rules_mode, wire, write_comparison
-    from pmsim.simulator.config import RunConfig
+    from pmsim.api import compare, config_of
 
-    choices = parse_regimes(args.regimes)
-    config = RunConfig.from_toml(args.config)
-    config = replace(config, market=_market_config(args, config.market))
+    config = config_of(args.config, data=args.data, start=args.start, end=args.end)
     out = args.out or _default_out(f"{config.name}-compare")
-    check_compare_target(out, args.force)  # before the runs; the writer checks again under its lock
-    market = build_market(config.market)
-    runs = wire(config, choices, market)
-    bars = []
-
-    def progress(run: Run) -> Callable[[int], object]:
-        bar = _progress(run.market.n_bars, run.config.name)
-        bars.append(bar)
-        return bar.update
-
-    try:
-        mode = rules_mode if args.mode == "rules" else positions_mode
-        outcomes = mode(choices, runs, progress)
-    finally:
-        for bar in bars:
-            bar.close()
-    folder = write_comparison(
-        out, outcomes, args.mode, f"pmsim compare: {config.name} ({args.mode} mode)", args.force
-    )
-    print(folder)
-    print(folder / "report.html")
+    result = compare(config, args.regimes, mode=args.mode, out=out, force=args.force)
+    print(result.path)
+    print(result.path / "report.html")
     return 0

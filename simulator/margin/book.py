@@ -11,8 +11,10 @@ with their offsets); every problem is a one-line ``ConfigError`` naming the file
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pmsim.simulator.checked import Instant, build
@@ -55,7 +57,7 @@ class BookFile:
 class Book:
     """One account: ``qty``, ``entry``, ``mark`` are ``[1, N]`` arrays (a batch of one book)."""
 
-    path: Path
+    path: Path | str  # the book file, or a name for a book given as tables
     wallet: float
     regime: str | None
     preset: str | None
@@ -72,23 +74,33 @@ class Book:
 def load_book(path: str | Path) -> Book:
     path = Path(path)
     try:
-        doc = build(BookFile, read_toml(path, "book file"))
-        _check_ranges(doc)
+        raw = read_toml(path, "book file")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    return book_of(raw, path)
+
+
+def book_of(raw: Mapping[str, Any], source: Path | str) -> Book:
+    """The book the tables ``raw`` describe; ``source`` names it (a file's path also starts every error)."""
+    prefix = f"{source}: " if isinstance(source, Path) else ""
+    try:
+        doc = build(BookFile, raw)
+        _check_ranges(doc)
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
     rows = doc.positions
     try:
         instruments = tuple(_instrument(p.symbol, f"positions[{i}].symbol") for i, p in enumerate(rows))
         as_of = _instant(doc.account.as_of, instruments)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{prefix}{exc}") from None
     overrides = {p.symbol: (p.mmr, p.cum) for p in rows if p.mmr is not None and p.cum is not None}
 
     def column(values: list[float | None]) -> np.ndarray:
         return np.array([[np.nan if v is None else v for v in values]])
 
     return Book(
-        path=path,
+        path=source,
         wallet=doc.account.wallet,
         regime=doc.account.regime,
         preset=doc.account.preset,

@@ -1,6 +1,6 @@
 """``pmsim margin`` and ``pmsim stress``: the what-if calculator on a TOML book file.
 
-Only the standard library is imported here; handlers import the numeric modules when they run.
+Only the standard library is imported here; handlers call ``pmsim.whatif`` (the Python API) when they run.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import Any
 
 REGIME_HELP = "margin regime: isolated, cross, portfolio, standard (default: the book's, else cross)"
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?")
@@ -150,75 +149,32 @@ def _shocks(pairs: list[tuple[str, float]]) -> dict[str, float]:
     return dict(pairs)
 
 
-def _regime(args: argparse.Namespace, **extra: Any) -> tuple[Any, str, Any]:
-    from pmsim.simulator.margin.book import load_book
-    from pmsim.simulator.margin.whatif import build_regime
+def run_margin(args: argparse.Namespace) -> int:
+    from pmsim.whatif import margin
 
-    book = load_book(args.book)
-    name, regime = build_regime(
-        book,
+    report = margin(
+        args.book,
         args.regime,
         args.preset,
         cross_underlying=args.cross_underlying,
         credit_rate=args.credit_rate,
-        **extra,
     )
-    return book, name, regime
-
-
-def run_margin(args: argparse.Namespace) -> int:
-    from pmsim.simulator.margin.whatif import margin_report
-
-    book, name, regime = _regime(args)
-    report = margin_report(book, name, regime)
-    print(json.dumps(report, indent=1) if args.json else _margin_table(report))
+    print(json.dumps(report.to_dict(), indent=1) if args.json else report)
     return 0
 
 
 def run_stress(args: argparse.Namespace) -> int:
-    from pmsim.simulator.margin.whatif import stress_report
+    from pmsim.whatif import stress
 
-    book, name, regime = _regime(args, corr=args.corr)
-    report = stress_report(book, name, regime, _shocks(args.shock), args.basis_widen)
-    print(json.dumps(report, indent=1) if args.json else _stress_table(report))
+    report = stress(
+        args.book,
+        _shocks(args.shock),
+        basis_widen=args.basis_widen,
+        corr=args.corr,
+        regime=args.regime,
+        preset=args.preset,
+        cross_underlying=args.cross_underlying,
+        credit_rate=args.credit_rate,
+    )
+    print(json.dumps(report.to_dict(), indent=1) if args.json else report)
     return 0
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
-def _margin_table(r: dict[str, Any]) -> str:
-    head = f"{'symbol':<16}{'qty':>14}{'entry':>14}{'mark':>14}{'upnl':>16}{'mm':>16}{'mm alone':>16}{'liq price':>14}"
-    rows = [
-        f"{p['symbol']:<16}{p['qty']:>14,.4f}{p['entry']:>14,.2f}{p['mark']:>14,.2f}{_money(p['upnl']):>16}"
-        f"{_money(p['mm']):>16}{_money(p['mm_alone']):>16}{_money(p['liquidation_price']):>14}"
-        for p in r["positions"]
-    ]
-    ratio = "-" if r["margin_ratio"] is None else f"{100 * r['margin_ratio']:.2f} %"
-    summary = [
-        f"book {r['book']}  regime {r['regime']}  as of {r['as_of']}",
-        f"wallet {_money(r['wallet'])}  equity {_money(r['equity'])}  IM {_money(r['im'])}  MM {_money(r['mm'])}",
-        f"margin ratio (MM / equity) {ratio}  free capital (equity - IM) {_money(r['free_capital'])}",
-    ]
-    return "\n".join([*summary, "", head, *rows])
-
-
-def _stress_table(r: dict[str, Any]) -> str:
-    shock = ", ".join(f"{u} {100 * v:+.1f} %" for u, v in r["shock"].items())
-    move = r["liquidating_move"]
-    where = (
-        "no adverse move along this direction liquidates the book"
-        if move is None
-        else f"liquidated from {r['liquidating_scale']:.3f} x the shock: "
-        + ", ".join(f"{u} {100 * v:+.2f} %" for u, v in move.items())
-    )
-    return "\n".join(
-        [
-            f"book {r['book']}  regime {r['regime']}  as of {r['as_of']}",
-            f"shock {shock}; basis widening {100 * r['basis_widen']:+.2f} %",
-            f"equity {_money(r['equity_before'])} -> {_money(r['equity_after'])}; MM after {_money(r['mm_after'])}",
-            f"survives: {'yes' if r['survives'] else 'NO'}",
-            where,
-        ]
-    )

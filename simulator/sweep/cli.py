@@ -74,10 +74,11 @@ def _non_negative(text: str) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from pmsim.simulator.commands import _default_out
-    from pmsim.simulator.sweep.plan import plan, sweep
 
-    planned = plan(args.grid, args.top, args.by, args.data)
+    from pmsim.api import plan_sweep, sweep
+
+    planned = plan_sweep(args.grid, data=args.data, top=args.top, by=args.by)
     out = args.out or _default_out(f"{planned.grid.name}-sweep")
-    sweep(planned, out, args.scheduler, args.workers, args.force)
+    sweep(planned, out=out, scheduler=args.scheduler, workers=args.workers, force=args.force)
     print(out)
     return 0

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -14,7 +16,7 @@ from pmsim.simulator.errors import ConfigError
 from pmsim.simulator.sweep import store
 from pmsim.simulator.sweep.batches import Batch, pack
 from pmsim.simulator.sweep.execute import run_batches
-from pmsim.simulator.sweep.grid import Grid, read_grid
+from pmsim.simulator.sweep.grid import Grid, expand, read_grid
 from pmsim.simulator.sweep.work import BatchResult, Ranking, axis_type, metric_types, ranked, setting
 
 KILL_AT = "sweep-batch"  # PMSIM_TEST_SIGNAL_AT=sweep-batch: the process kills itself after a batch commits
@@ -47,12 +49,16 @@ class Plan:
         }
 
 
-def plan(path: Path, top: int, by: str, data: Path | None = None) -> Plan:
-    """Everything checked before anything runs: the grid, every point, the ranking metric."""
+def plan(source: Path | Mapping[str, Any], top: int, by: str, data: Path | None = None) -> Plan:
+    """Everything checked before anything runs: the grid (a file, or its tables with a base config given
+    inline or relative to the working folder), every point, the ranking metric."""
     numeric = [m for m, t in metric_types().items() if t in (pa.float64(), pa.int64())]
     if by not in numeric:
         raise ConfigError.unknown("--by metric", by, numeric)
-    grid = read_grid(path, data)
+    if isinstance(source, Mapping):
+        grid = expand(source, Path.cwd(), "sweep", data)
+    else:
+        grid = read_grid(source, data)
     axes = {a: axis_type([setting(p, a) for p in grid.points]) for a in grid.axes}
     return Plan(grid, tuple(pack(grid.points)), axes, Ranking(top, by, grid.keep))
 
@@ -86,19 +92,19 @@ def sweep(planned: Plan, out: Path, scheduler: str | None, workers: int, force: 
         run_batches(todo, planned.axes, planned.ranking, commit, scheduler, workers)
     rows = store.read_rows(out, keys)
     store.finish(out, marker, rows, ranked(rows, planned.ranking))
-    write_report(out, planned, rows)
+    write_report(out / store.REPORT, planned, rows, pd.read_parquet(out / store.TOP))
 
 
-def write_report(out: Path, planned: Plan, rows: pd.DataFrame) -> Path:
-    """``out/report.html``: the many-book page (results table, heatmaps, frontier, top-k paths)."""
+def write_report(file: Path, planned: Plan, rows: pd.DataFrame, top: pd.DataFrame) -> Path:
+    """The many-book page (results table, heatmaps, frontier, top-k paths) of a sweep's ``rows`` and the
+    series of its ``top`` points (``top.parquet``)."""
     from pmsim.reports import sweep_page
 
-    top = pd.read_parquet(out / store.TOP)
     series = dict(tuple(top.groupby("point", sort=False))) if len(top) else {}
     return sweep_page(
         rows.set_index("point"),
         list(planned.axes),
-        out / store.REPORT,
+        file,
         top_series=series,
         rank_by=planned.ranking.by,
         about=_about(planned),

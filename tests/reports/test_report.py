@@ -188,7 +188,7 @@ def test_dead_books_lines_stop_at_the_ruin_bar(two_runs):
     worn = configs[2]
     assert worn.bars.ruin == 36
     for path in (lambda s: s["equity"], lambda s: metrics.mur_path(s), metrics.rom_path):
-        fig = sections._line_chart(configs, path, "y")
+        fig = sections.line_chart(configs, path, "y")
         y = np.asarray(fig.data[2].y, dtype=float)
         assert np.isfinite(y[:37]).all() and np.isnan(y[37:]).all()
         assert np.isfinite(np.asarray(fig.data[0].y, dtype=float)[1:]).all()  # a live book keeps its line
