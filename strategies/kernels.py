@@ -29,11 +29,11 @@ STOP_NOTES = ("stop_loss", "trailing_stop")  # stop code c of decide_row's rows
 
 
 class StrategyData(NamedTuple):
-    """Read-only inputs of ``decide_row``; the fields of the other kind are empty arrays."""
+    """The inputs of ``decide_row``, read-only views; the fields of the other kinds are empty arrays."""
 
     kind: int
     # Hold
-    book: np.ndarray  # [S, N] leverage (notional / budget) sized at size_at
+    book: np.ndarray  # [S, N] the books: quantities, or leverages (notional / budget) sized at size_at
     size_at: np.ndarray  # int64 [N] the bar whose close sizes a leverage book's column (-1: never)
     size_price: np.ndarray  # [N] the close at size_at
     # ADX: signals
@@ -82,70 +82,59 @@ def compile_strategy(strategy: Strategy, market: Market) -> CompiledStrategy:
     raise NotCompiled(f"strategy '{strategy.name}' has no compiled form")
 
 
-def _empty(*shape: int, dtype: type = np.float64) -> np.ndarray:
-    return np.zeros(shape, dtype=dtype)
+PARAMS = ("entry", "exit", "full_at", "min_size", "fraction", "leverage", "stop_loss", "trailing_stop")
+_INTS = ("size_at", "columns", "window")
+_NDIM = {"book": 2, "adx": 3, "plus_di": 3, "minus_di": 3, "price": 2}  # the other arrays: 1
 
 
-def _floats(values: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(values, dtype=np.float64)
+def _data(kind: int, **given: np.ndarray) -> StrategyData:
+    """The given fields, the others empty; each a read-only C-contiguous view (copied only to convert), so
+    every kind has the same numba type."""
+
+    def frozen(name: str) -> np.ndarray:
+        value = given.get(name, np.zeros((0,) * _NDIM.get(name, 1)))
+        out = np.ascontiguousarray(value, dtype=np.int64 if name in _INTS else np.float64).view()
+        out.flags.writeable = False
+        return out
+
+    return StrategyData(kind, *(frozen(name) for name in StrategyData._fields[1:]))
+
+
+def _state(n_books: int, **given: np.ndarray) -> StrategyState:
+    """Fresh copies of the given fields, the others ``[S, 0]``."""
+    return StrategyState(
+        *(
+            np.array(given.get(name, np.zeros((n_books, 0))), dtype=np.float64)
+            for name in StrategyState._fields
+        )
+    )
 
 
 def _hold(strategy: Hold, market: Market) -> CompiledStrategy:
-    n_books, n_inst = strategy.book_.shape
     due = market.listed & ~strategy.sized_
-    size_at = np.where(due.any(axis=0), due.argmax(axis=0), -1).astype(np.int64)
-    size_price = np.where(size_at >= 0, market.close[np.maximum(size_at, 0), np.arange(n_inst)], np.nan)
-    data = StrategyData(
-        HOLD,
-        _floats(strategy.book_),
-        size_at,
-        _floats(size_price),
-        _empty(0, dtype=np.int64),
-        _empty(0, 0, 0),
-        _empty(0, 0, 0),
-        _empty(0, 0, 0),
-        _empty(0, 0),
-        _empty(0, dtype=np.int64),
-        *(_empty(0) for _ in range(8)),
-    )
-    state = StrategyState(
-        np.array(strategy.targets_, dtype=np.float64), *(_empty(n_books, 0) for _ in range(4))
-    )
-    return CompiledStrategy(data, state, (), 0)
+    size_at = np.where(due.any(axis=0), due.argmax(axis=0), -1)
+    size_price = market.close[np.maximum(size_at, 0), np.arange(len(size_at))]  # read only at size_at
+    data = _data(HOLD, book=strategy.book_, size_at=size_at, size_price=size_price)
+    return CompiledStrategy(data, _state(strategy.n_configs, qty=strategy.targets_), (), 0)
 
 
 def _adx(strategy: AdxTrend, market: Market) -> CompiledStrategy:
-    data = StrategyData(
+    data = _data(
         ADX,
-        _empty(0, 0),
-        _empty(0, dtype=np.int64),
-        _empty(0),
-        np.asarray(strategy.columns_, dtype=np.int64),
-        _floats(strategy.adx_),
-        _floats(strategy.plus_di_),
-        _floats(strategy.minus_di_),
-        _floats(strategy.price_),
-        np.asarray(strategy.window_index_, dtype=np.int64),
-        *(
-            _floats(p)
-            for p in (
-                strategy.entry_,
-                strategy.exit_,
-                strategy.full_at_,
-                strategy.min_size_,
-                strategy.fraction_,
-                strategy.leverage_,
-                strategy.stop_loss_,
-                strategy.trailing_stop_,
-            )
-        ),
+        columns=strategy.columns_,
+        adx=strategy.adx_,
+        plus_di=strategy.plus_di_,
+        minus_di=strategy.minus_di_,
+        price=strategy.price_,
+        window=strategy.window_index_,
+        **{name: getattr(strategy, f"{name}_") for name in PARAMS},
     )
-    state = StrategyState(
-        _empty(strategy.n_configs, 0),
-        *(
-            _floats(a).copy()
-            for a in (strategy.side_, strategy.blocked_, strategy.entry_price_, strategy.best_)
-        ),
+    state = _state(
+        strategy.n_configs,
+        side=strategy.side_,
+        blocked=strategy.blocked_,
+        entry_price=strategy.entry_price_,
+        best=strategy.best_,
     )
     notes = tuple(f"{note} {symbol}" for note in STOP_NOTES for symbol in strategy.symbols_)
     return CompiledStrategy(data, state, notes, len(strategy.symbols_))

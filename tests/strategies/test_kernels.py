@@ -7,6 +7,7 @@ and per book, zero and negative included; the reference is ``decide`` on all boo
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import assume, event, given, settings
@@ -327,13 +328,17 @@ def test_strategies_without_a_compiled_form_are_refused():
 
 
 def test_signals_are_prepare_s_and_state_is_fresh_per_call():
-    """The lines are prepare's arrays (not recomputed, O(W x T x J)); each compile starts its own state."""
+    """The lines are prepare's arrays (not recomputed, O(W x T x J)); each compile starts its own state;
+    Hold and ADX data share one numba type (the engine's kernel compiles once for both)."""
     market = Bars.draw(2, 40, 0).market()
     strategy = AdxTrend(window=[3, 5, 3], entry=20.0)
     strategy.prepare(market)
     first, second = compile_strategy(strategy, market), compile_strategy(strategy, market)
-    assert first.data.adx is strategy.adx_ and first.data.adx.shape == (2, 40, 3)
+    assert np.shares_memory(first.data.adx, strategy.adx_) and first.data.adx.shape == (2, 40, 3)
     assert first.n_traded == 3 and first.data.columns.tolist() == [0, 2, 3]
     assert all(a.shape == (3, 3) for a in first.state[1:]) and first.state.qty.shape == (3, 0)
     run(first, np.full((40, 3), 1e4), len(market.instruments), 40)
     assert (second.state.side == 0).all() and not np.shares_memory(first.state.side, strategy.side_)
+    hold = compiled_for(lambda: Hold(leverage={"ETHUSDT": 1.0}), market)
+    assert numba.typeof(hold.data) == numba.typeof(first.data)
+    assert numba.typeof(hold.state) == numba.typeof(first.state)
