@@ -104,7 +104,7 @@ def _state(n_books: int, **given: np.ndarray) -> StrategyState:
     """Fresh copies of the given fields, the others ``[S, 0]``."""
     return StrategyState(
         *(
-            np.array(given.get(name, np.zeros((n_books, 0))), dtype=np.float64)
+            np.array(given.get(name, np.zeros((n_books, 0))), dtype=np.float64, order="C")
             for name in StrategyState._fields
         )
     )
