@@ -10,16 +10,19 @@ from pmsim.strategies.base import BarView, Strategy
 def replay(
     strategy: Strategy, market: Market, budget: np.ndarray | float = 10_000.0, bars: int | None = None
 ):
-    """``prepare`` then ``decide`` at bars 0 .. bars-1 with ``budget`` ``[T]`` (or constant) as equity and
-    the strategy's own previous targets as positions. Returns targets ``[bars, S, N]`` and, per bar, the
-    events drained right after its decision as ``(kind, books, amount, note)`` tuples."""
+    """``prepare`` then ``decide`` at bars 0 .. bars-1 with ``budget`` ``[T]``, ``[T, S]`` (one per book) or
+    constant as equity and the strategy's own previous targets as positions. Returns targets
+    ``[bars, S, N]`` and, per bar, the events drained right after its decision as
+    ``(kind, books, amount, note)`` tuples."""
     strategy.prepare(market)
     bars = market.n_bars if bars is None else bars
-    budget = np.broadcast_to(np.asarray(budget, dtype=float), (market.n_bars,))
+    budget = np.asarray(budget, dtype=float)
+    per_book = budget.reshape(-1, 1) if budget.ndim == 1 else budget
+    budget = np.broadcast_to(per_book, (market.n_bars, strategy.n_configs))
     qty = np.zeros((strategy.n_configs, len(market.instruments)))
     targets, events = [], []
     for t in range(bars):
-        equity = np.full(strategy.n_configs, budget[t])
+        equity = budget[t].copy()
         qty = strategy.decide(BarView.at(market, t, equity, qty)).copy()
         targets.append(qty)
         drained = getattr(strategy, "drain_events", lambda: [])()
