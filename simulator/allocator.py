@@ -121,7 +121,7 @@ class BufferFloor:
     ) -> np.ndarray:
         limit = np.maximum(view.equity, 0.0) / self.floor
         out, kept, wanted, mm = limit_new_risk(targets, view, regime, "mm", limit)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # a wiped-out book: 0 / 0, never picked
             buffer = np.where(mm > 0, view.equity / mm, np.inf)
         log_limited(log, bar, kept, wanted, buffer, "buffer_floor")
         return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand
 from pmsim.simulator.engine.engine import Costs, ShockProbe, simulate
@@ -119,6 +119,18 @@ def assert_same(reference, compiled) -> None:
     scale=st.sampled_from([0.5, 5.0, 40.0]),
     gap=st.booleans(),
     rules=st.sampled_from(sorted(RULES)),
+)
+# a wiped-out ADX book under the buffer floor: equity 0 and MM 0 once made the reference warn on 0 / 0
+@example(
+    seed=0,
+    n_bars=60,
+    regime="cross",
+    rule="threshold",
+    strategy="adx",
+    n_books=1,
+    scale=0.5,
+    gap=False,
+    rules="floor_and_cap",
 )
 def test_compiled_equals_reference_on_drawn_books(
     seed, n_bars, regime, rule, strategy, n_books, scale, gap, rules
