@@ -1,9 +1,10 @@
 """``engine = "auto" | "compiled" | "reference"``: which engine ran is in the notes, and both agree."""
 
 import pandas as pd
-import pmsim
 import pytest
 from pmsim.simulator.errors import ConfigError
+
+import pmsim
 
 
 def book(engine: str, **allocator: object) -> dict:
