@@ -33,18 +33,20 @@ FILL, FUNDING, LIQUIDATION, BANKRUPTCY = (
     KIND["bankruptcy"],
 )
 EXPIRY, CUT, REJECTION, STOP = KIND["expiry"], KIND["cut"], KIND["rejection"], KIND["stop"]
+STAGE_KIND = KIND["stage"]
 
 # note codes (``run.NOTES`` holds their text); stop notes follow from STOP_NOTE on
 NO_NOTE, DEFERRED_NOTE, IM_CHECK_NOTE, BANKRUPTCY_NOTE, EXPIRY_NOTE = 0, 1, 2, 3, 4
-BUFFER_FLOOR_NOTE, MUR_CAP_NOTE = 5, 6
-LIQUIDATION_NOTE = 7  # + 3 x per_position + (0 gapped through, 1 where equity met MM, 2 at the extreme)
-STOP_NOTE = 13
+BUFFER_FLOOR_NOTE, MUR_CAP_NOTE, STAGES_NOTE, STOP_DRAWDOWN_NOTE = 5, 6, 7, 8
+LIQUIDATION_NOTE = 9  # + 3 x per_position + (0 gapped through, 1 where equity met MM, 2 at the extreme)
+STOP_NOTE = 15
 
 # order of the reference's chunks within a bar: step x 10,000 + chunk
 KEY_DEFERRED, KEY_CUT, KEY_REJECTED, KEY_FILL, KEY_FUNDING = 10_000, 20_000, 20_001, 20_002, 30_000
 KEY_LIQUIDATION, KEY_BANKRUPTCY, KEY_EXPIRY, KEY_STOP, KEY_RULE = 40_000, 50_000, 60_000, 70_000, 80_000
 # allocator rules (``simulator.allocator``), applied in the config's order
-BAND, BUFFER_FLOOR, MUR_NEW_RISK, MUR_HOLD_AT = 0, 1, 2, 3
+BAND, BUFFER_FLOOR, MUR_NEW_RISK, MUR_HOLD_AT, STAGES, DRAWDOWN_STOP = 0, 1, 2, 3, 4, 5
+STAGE, SINCE, STAGE_PEAK, STOP_PEAK, STOPPED = range(5)  # slots of a book's rule state (``deployment.py``)
 EVENT_FIELDS = 8
 SERIES = 14  # SERIES_COLUMNS, shock_distance last
 WALLET, DEPOSITS, REALISED, FEES, FUNDED, BANKRUPT = range(6)  # slots of a book's ``acc`` array
@@ -85,10 +87,14 @@ class Probe(NamedTuple):
 
 
 class Rules(NamedTuple):
-    """The allocator's rules in order: a code (BAND ...) and its value per book (band, floor or cap)."""
+    """The allocator's rules in order: a code (BAND ...) and its value per book (band, floor, cap or
+    drawdown); staged deployment (at most one such rule) also reads its stage table."""
 
     kind: np.ndarray  # [R] int64
     value: np.ndarray  # [R, S]
+    stage_shares: np.ndarray  # [S, K] each book's shares, padded with its last
+    stage_count: np.ndarray  # [S] int64
+    stage_window: np.ndarray  # [S] int64
 
 
 class Settings(NamedTuple):
@@ -528,11 +534,17 @@ def limit_new_risk(mg, slot, qty, targets, mark, which, limit, sc) -> tuple[floa
 
 
 @jit
-def allocate(t, m, mg, rules, s, qty, equity, targets, sc, ev, count) -> int:
+def allocate(t, m, mg, rules, s, qty, equity, targets, state, sc, ev, count) -> int:
     """``Allocator.allocate``: each rule in order shapes ``targets`` in place; returns the event count."""
     slot, mark = m.slot_open[t], m.raw_mark_close[t]
     for r in range(rules.kind.shape[0]):
         kind, value = rules.kind[r], rules.value[r, s]
+        if kind == STAGES:
+            count = stage(t, rules, s, r, equity, targets, state, ev, count)
+            continue
+        if kind == DRAWDOWN_STOP:
+            count = drawdown_stop(t, r, value, equity, targets, state, ev, count)
+            continue
         if kind == BAND:
             for n in range(qty.shape[0]):
                 if sign(targets[n]) == sign(qty[n]) and abs(targets[n] - qty[n]) <= value * abs(qty[n]):
@@ -556,6 +568,47 @@ def allocate(t, m, mg, rules, s, qty, equity, targets, sc, ev, count) -> int:
             count = event(ev, count, t, KEY_RULE + 2 * r + 1, REJECTION, -1, 0.0, np.nan, seen, note)
         elif kept < 1:
             count = event(ev, count, t, KEY_RULE + 2 * r, CUT, -1, kept, np.nan, seen, note)
+    return count
+
+
+@jit
+def stage(t, rules, s, r, equity, targets, state, ev, count) -> int:
+    """``StagedDeployment.apply`` (``Stages.step`` without guards): scale by the book's stage share."""
+    if t == 0:
+        state[STAGE], state[SINCE], state[STAGE_PEAK] = 0.0, 0.0, equity
+    state[STAGE_PEAK] = max(state[STAGE_PEAK], equity)
+    peak = state[STAGE_PEAK]
+    drawdown = 1 - equity / peak if peak > 0 else 0.0
+    stressed = drawdown > rules.value[r, s]
+    calm = not stressed and t - state[SINCE] >= rules.stage_window[s]
+    up = calm and state[STAGE] < rules.stage_count[s] - 1
+    down = stressed and state[STAGE] > 0
+    state[STAGE] += (1.0 if up else 0.0) - (1.0 if down else 0.0)
+    if up or stressed:
+        state[SINCE], state[STAGE_PEAK] = t, equity
+    share = rules.stage_shares[s if rules.stage_shares.shape[0] > 1 else 0, int(state[STAGE])]
+    if up or down:
+        count = event(
+            ev, count, t, KEY_RULE + 2 * r, STAGE_KIND, -1, 1.0 if up else -1.0, drawdown, share, STAGES_NOTE
+        )
+    for n in range(targets.shape[0]):
+        targets[n] = targets[n] * share
+    return count
+
+
+@jit
+def drawdown_stop(t, r, limit, equity, targets, state, ev, count) -> int:
+    """``DrawdownStop.apply``: close the book for good once equity is ``limit`` below its running peak."""
+    if t == 0:
+        state[STOP_PEAK], state[STOPPED] = equity, 0.0
+    state[STOP_PEAK] = max(state[STOP_PEAK], equity)
+    if state[STOPPED] == 0 and equity < (1 - limit) * state[STOP_PEAK]:
+        state[STOPPED] = 1.0
+        drawn = 1 - equity / state[STOP_PEAK]
+        count = event(ev, count, t, KEY_RULE + 2 * r, STOP, -1, np.nan, np.nan, drawn, STOP_DRAWDOWN_NOTE)
+    if state[STOPPED] > 0:
+        for n in range(targets.shape[0]):
+            targets[n] = 0.0
     return count
 
 
@@ -608,7 +661,7 @@ def run_book(s, m, mg, cs, rules, sd, ss, wallet0, series, notional, ev, probe, 
     """Replay every bar for book ``s``; returns the number of events it produced."""
     n_bars, n_inst = m.open.shape
     qty, entry, iso, target = np.zeros(n_inst), np.zeros(n_inst), np.zeros(n_inst), np.zeros(n_inst)
-    acc = np.zeros(6)
+    acc, rule_state = np.zeros(6), np.zeros(5)
     acc[WALLET] = acc[DEPOSITS] = wallet0
     sc = Scratch(
         np.zeros(n_inst),
@@ -681,7 +734,7 @@ def run_book(s, m, mg, cs, rules, sd, ss, wallet0, series, notional, ev, probe, 
                 which = code * cs.n_traded + column
                 note = STOP_NOTE + which
                 count = event(ev, count, t, KEY_STOP + which, STOP, -1, np.nan, np.nan, sc.stops[k, 2], note)
-            count = allocate(t, m, mg, rules, s, qty, equity, target, sc, ev, count)
+            count = allocate(t, m, mg, rules, s, qty, equity, target, rule_state, sc, ev, count)
     final[s, 0] = qty
     final[s, 1] = entry
     final[s, 2] = iso

@@ -1,10 +1,10 @@
 """Run a simulation on the compiled kernel: check it is covered, pack the inputs, unpack a ``Simulation``.
 
 ``simulate_compiled`` takes the reference ``simulate``'s arguments and returns the same ``Simulation``
-(series, events, final account, notes). Covered: one sleeve whose budget is the equity; the allocator's
-band, buffer-floor and MUR-cap rules; the compiled strategies (``strategies.kernels``) and regimes
-(``kernel.margin``); both liquidation policies in full mode at either price rule. Anything else raises
-``NotCompiled`` with what the kernel lacks.
+(series, events, final account, notes). Covered: one sleeve whose budget is the equity; every allocator
+rule (band, buffer floor, MUR cap, staged deployment, drawdown stop); the compiled strategies
+(``strategies.kernels``) and regimes (``kernel.margin``); both liquidation policies in full mode at
+either price rule. Anything else raises ``NotCompiled`` with what the kernel lacks.
 
 Memory: the series are ``S x T x (13 + N)`` floats (``record=False`` keeps one bar per book, for sweeps);
 events are written into buffers of at most ``EVENT_BUDGET`` bytes at a time, books in groups.
@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand
+from pmsim.simulator.deployment import DrawdownStop, StagedDeployment
 from pmsim.simulator.engine.account import Account
 from pmsim.simulator.engine.engine import Costs, ShockProbe, Simulation
 from pmsim.simulator.engine.events import EventLog
@@ -30,7 +31,7 @@ from pmsim.simulator.margin import stress
 from pmsim.simulator.margin.base import Regime
 from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.numeric import zero_nan
-from pmsim.simulator.results import EVENT_KINDS, SERIES_COLUMNS
+from pmsim.simulator.results import SERIES_COLUMNS
 from pmsim.strategies.base import Strategy
 from pmsim.strategies.kernels import compile_strategy
 
@@ -48,6 +49,8 @@ NOTES = (
     "delivery settlement",
     "buffer_floor",
     "mur_cap",
+    "stages",
+    "stop_drawdown",
     *(f"full liquidation {where}: equity below MM at a mark corner" for where in WHERE),
     *(f"isolated position below its maintenance margin, closed {where}" for where in WHERE),
 )
@@ -144,15 +147,20 @@ def _single_sleeve(strategy: Strategy | Sleeves) -> tuple[str, Strategy]:
 
 
 def _check_covered(policy: LiquidationPolicy) -> None:
-    if not (isinstance(policy, PerPosition) or (isinstance(policy, AccountWide) and policy.mode == "full")):
-        raise NotCompiled(f"liquidation policy {policy.describe()!r}")
+    if isinstance(policy, AccountWide) and policy.mode != "full":
+        raise NotCompiled(f"{policy.mode} liquidation")
+    if not isinstance(policy, AccountWide | PerPosition):
+        raise NotCompiled(f"liquidation policy {type(policy).__name__}")
 
 
 def _rules(allocator: object, n_books: int) -> loop.Rules:
-    """The allocator's rules as codes and per-book values; staged deployment and stops are not compiled."""
+    """The allocator's rules as codes and per-book values (and the one stage table, if any)."""
     if not isinstance(allocator, Allocator):
         raise NotCompiled(f"allocator {type(allocator).__name__}")
+    if sum(isinstance(rule, StagedDeployment) for rule in allocator.rules) > 1:
+        raise NotCompiled("more than one allocator rule 'stages'")
     kinds, values = [], []
+    shares, counts, windows = np.ones((1, 1)), np.ones(n_books), np.ones(n_books)
     for rule in allocator.rules:
         if isinstance(rule, RebalanceBand):
             kind, value = loop.BAND, rule.band
@@ -160,12 +168,22 @@ def _rules(allocator: object, n_books: int) -> loop.Rules:
             kind, value = loop.BUFFER_FLOOR, rule.floor
         elif isinstance(rule, MurCap):
             kind, value = (loop.MUR_HOLD_AT if rule.mode == "hold_at" else loop.MUR_NEW_RISK), rule.cap
+        elif isinstance(rule, DrawdownStop):
+            kind, value = loop.DRAWDOWN_STOP, rule.max_drawdown
+        elif isinstance(rule, StagedDeployment):
+            machine = rule.machine_
+            kind, value = loop.STAGES, machine.drawdown
+            shares, counts, windows = machine.table_, machine.count_, np.asarray(machine.window)
         else:
             raise NotCompiled(f"allocator rule {rule.describe()['rule']!r}")
         kinds.append(kind)
         values.append(np.broadcast_to(np.asarray(value, dtype=float), (n_books,)))
     return loop.Rules(
-        np.array(kinds, dtype=np.int64), np.array(values, dtype=float).reshape(len(kinds), n_books)
+        np.array(kinds, dtype=np.int64),
+        np.array(values, dtype=float).reshape(len(kinds), n_books),
+        np.ascontiguousarray(shares, dtype=float),
+        np.broadcast_to(counts, (n_books,)).astype(np.int64),
+        np.broadcast_to(windows, (n_books,)).astype(np.int64),
     )
 
 
@@ -287,6 +305,6 @@ def _events(
         price=rows[:, 5],
         amount=rows[:, 6],
         note=note,
-        sleeve=np.where(kind == EVENT_KINDS.index("stop"), sleeve, "").astype(object),
+        sleeve=np.where(rows[:, 7] >= loop.STOP_NOTE, sleeve, "").astype(object),  # the strategy's stops
     )
     return log

@@ -7,9 +7,10 @@ from pmsim.simulator.errors import ConfigError
 import pmsim
 
 
-def book(engine: str, **allocator: object) -> dict:
+def book(engine: str, liquidation: str = "full", **allocator: object) -> dict:
     return {
         "engine": engine,
+        "account": {"liquidation": liquidation},
         "market": {"bars": 300},
         "regime": {"name": "cross", "params": {"leverage": 20.0}},
         "strategy": {"name": "hold", "params": {"positions": {"BTCUSDT": 2.0, "ETHUSDT": -20.0}}},
@@ -23,7 +24,8 @@ def engine_note(result) -> str:
 
 
 def test_auto_runs_a_covered_book_on_the_kernel_and_says_so():
-    compiled, reference = pmsim.run(book("auto", mur_cap=0.5)), pmsim.run(book("reference", mur_cap=0.5))
+    rules = {"mur_cap": 0.5, "stages": [0.25, 1.0], "stage_window": 24}
+    compiled, reference = pmsim.run(book("auto", **rules)), pmsim.run(book("reference", **rules))
     assert engine_note(compiled) == "engine: compiled (numba kernel)"
     assert engine_note(reference) == "engine: reference (engine = 'reference')"
     pd.testing.assert_frame_equal(compiled.series, reference.series, check_exact=False, rtol=1e-12, atol=1e-9)
@@ -40,10 +42,10 @@ def test_auto_falls_back_to_the_reference_and_names_what_the_kernel_lacks():
 
 def test_compiled_refuses_a_run_it_does_not_cover_in_one_line():
     with pytest.raises(ConfigError) as caught:
-        pmsim.run(book("compiled", stages=[0.25, 1.0]))
+        pmsim.run(book("compiled", "partial"))
     message = str(caught.value)
     assert "\n" not in message
-    assert "engine = 'compiled' does not cover this run (allocator rule 'stages')" in message
+    assert "engine = 'compiled' does not cover this run (partial liquidation)" in message
 
 
 def test_an_unknown_engine_lists_the_choices():

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand
+from pmsim.simulator.deployment import DrawdownStop, StagedDeployment
 from pmsim.simulator.engine.engine import Costs, ShockProbe, simulate
 from pmsim.simulator.engine.policies import policy_for
 from pmsim.simulator.kernel import run as kernel_run
@@ -30,6 +31,13 @@ RULES = {
     "mur_cap": (MurCap(0.5),),
     "hold_at": (MurCap(0.6, "hold_at"),),
     "floor_and_cap": (BufferFloor(3.0), MurCap(0.8), RebalanceBand(0.05)),
+    # windows and drawdowns short enough to move stages both ways and stop books within 90 bars
+    "staged": (
+        DrawdownStop(0.4),
+        StagedDeployment((0.25, 0.5, 1.0), 6, 0.03),
+        RebalanceBand(0.1),
+        MurCap(0.7),
+    ),
 }
 PROBE = ShockProbe(np.array([-0.30, -0.35, -0.30]), every=7)
 
@@ -166,6 +174,16 @@ def test_books_in_a_batch_equal_books_alone():
         pd.testing.assert_frame_equal(mine, alone.series.drop(columns="config"), check_exact=True)
 
 
+def test_per_book_stage_lists_and_windows_deploy_alike_in_both_engines():
+    market = drawn_market(4, 90, gap=False)
+    rules = (StagedDeployment([[0.5, 1.0], [0.2, 0.6, 0.9, 1.0]], [4, 9], [0.02, 0.1]),)
+    reference, compiled = both(
+        market, "cross", lambda: adx_books(np.random.default_rng(2), 2), "threshold", rules=rules
+    )
+    assert (reference.events.kind == "stage").sum() >= 2
+    assert_same(reference, compiled)
+
+
 def test_a_book_whose_events_overflow_its_buffer_is_run_again_with_room(monkeypatch):
     market = drawn_market(5, 80, gap=True)
     reference, roomy = both(market, "cross", lambda: adx_books(np.random.default_rng(1), 3), "threshold")
@@ -215,7 +233,7 @@ class CustomRule:
     ("what", "arguments"),
     [
         ("allocator rule 'custom'", {"allocator": Allocator((CustomRule(),))}),
-        ("liquidation policy", {"mode": "partial"}),
+        ("partial liquidation", {"mode": "partial"}),
     ],
 )
 def test_uncovered_runs_say_what_the_kernel_lacks(what, arguments):
