@@ -33,11 +33,8 @@ def test_auto_runs_a_covered_book_on_the_kernel_and_says_so():
 
 
 def test_auto_falls_back_to_the_reference_and_names_what_the_kernel_lacks():
-    result = pmsim.run(book("auto", stages=[0.25, 1.0]))
-    assert (
-        engine_note(result)
-        == "engine: reference (the compiled kernel does not cover allocator rule 'stages')"
-    )
+    result = pmsim.run(book("auto", "partial"))
+    assert engine_note(result) == "engine: reference (the compiled kernel does not cover partial liquidation)"
 
 
 def test_compiled_refuses_a_run_it_does_not_cover_in_one_line():
