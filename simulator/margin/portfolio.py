@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 from pmsim.simulator.errors import ConfigError, RegimeError
-from pmsim.simulator.margin.base import Requirements
+from pmsim.simulator.margin.base import INSTANTS_KEPT, Requirements
 from pmsim.simulator.margin.covariance import EwmaCovariance, FixedCovariance, matrix_root, with_correlation
 from pmsim.simulator.margin.presets import Preset
 from pmsim.simulator.margin.reduction import ProRataReduction
@@ -45,7 +45,7 @@ from pmsim.simulator.margin.scenarios import (
     membership,
     price_block,
     roll_shock,
-    years_to_expiry,
+    years_left,
 )
 from pmsim.simulator.margin.span import intercommodity_credit
 from pmsim.simulator.market.instruments import Instrument
@@ -55,8 +55,6 @@ CROSS_UNDERLYING = ("per_underlying", "correlated", "span")
 # the requirement that IS the scenario loss -> the key of the factor that derives the other from it
 ANCHORS = {"im": "mm_factor", "mm": "im_factor"}
 BASIS_SHOCKS = ("scenario", "gross")
-# a bar asks a few instants (fills, corners and threshold at the open, the close) many times each
-INSTANTS_KEPT = 64
 # allocator rules, budgets and the stress scan often ask again for the very books just priced
 RESULTS_KEPT = 8
 # books x instruments below which taking the held columns costs more than the smaller products save
@@ -252,21 +250,21 @@ class PortfolioRegime(ProRataReduction):
             price = joint_block(ellipse_shocks(matrix_root(cov), self.radius_), self.member_)
         else:
             price = price_block(p.price_moves, p.price_weights, self.member_)
-        tau = years_to_expiry(self.expiry_, self.dated_, when)
+        tau = years_left(self.expiry_, self.dated_, when)
         if p.gross_basis:  # the roll shock is an add-on (``price_and_basis``), not a scenario
             empty = np.zeros((len(self.instruments), 0, 3))
             return _Instant(p, ScenarioSet(price, empty), basis_size(tau, p.annualised_move, p.min_move))
         basis = basis_block(tau, self.dated_, self.member_, p.annualised_move, p.min_move)
         return _Instant(p, ScenarioSet(price, basis), None)
 
-    def price_and_basis(
-        self, signed: np.ndarray, when: np.datetime64, held: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Worst price loss per group ``[S, Gp]`` and the basis term ``[S, U]`` (scenario or roll shock).
+    def price_and_basis(self, signed: np.ndarray, when: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+        """Worst price loss per group ``[S, Gp]`` and the basis term ``[S, U]`` (scenario or roll shock)."""
+        return self._price_and_basis(signed, self._at(when), None)
 
-        ``held`` (``scenarios.held_columns``): ``signed`` has only these instruments' columns.
-        """
-        instant = self._at(when)
+    def _price_and_basis(
+        self, signed: np.ndarray, instant: _Instant, held: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``price_and_basis`` where ``signed`` has only the ``held`` instruments' columns (None: all)."""
         price, basis = instant.scenarios.worst(signed, held)
         if instant.roll is not None:
             basis = roll_shock(signed, held_rows(instant.roll, held), held_rows(self.member_, held))
@@ -279,27 +277,26 @@ class PortfolioRegime(ProRataReduction):
 
     def requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements:
         """IM and MM of S books; the same books at the same marks and instant again get the same result."""
-        qty, mark = np.asarray(qty), np.asarray(mark)
-        instant = int(np.datetime64(when, "ms").astype(np.int64))
-        key = (instant, qty.dtype.str, qty.shape, mark.dtype.str, mark.shape, qty.tobytes(), mark.tobytes())
+        qty, mark, when = np.asarray(qty), np.asarray(mark), np.datetime64(when, "ms")
+        key = (when, qty.dtype.str, qty.shape, mark.dtype.str, mark.shape, qty.tobytes(), mark.tobytes())
         for seen, req in self.recent_:
             if seen == key:
                 return req
-        req = self._requirements(qty, mark, when)
+        req = self._requirements(qty, mark, self._at(when))
         for array in (req.im, req.mm):
             array.flags.writeable = False  # shared by every caller that asks for these books again
         self.recent_.append((key, req))
         return req
 
-    def _requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements:
-        p = self.params_at(when)
+    def _requirements(self, qty: np.ndarray, mark: np.ndarray, instant: _Instant) -> Requirements:
+        p = instant.params
         signed = qty * zero_nan(mark)
         # instruments no book holds add nothing to any sum below
         held = held_columns(signed) if signed.size >= HELD_MIN_ENTRIES else None
         if held is not None:
             signed = signed[..., held]
         member = held_rows(self.member_, held)
-        price, basis = self.price_and_basis(signed, when, held)
+        price, basis = self._price_and_basis(signed, instant, held)
         long, short = (
             rows_at(np.maximum(signed, 0.0), member),
             rows_at(np.maximum(-signed, 0.0), member),

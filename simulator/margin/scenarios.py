@@ -58,16 +58,22 @@ def membership(instruments: tuple[Instrument, ...]) -> tuple[tuple[str, ...], np
     return underlyings, member.reshape(len(instruments), len(underlyings))
 
 
+def years_to_expiry(instruments: tuple[Instrument, ...], when: np.datetime64) -> np.ndarray:
+    """``[N]`` years from ``when`` to each dated future's expiry (0 for perpetuals and past expiries)."""
+    dated = np.array([i.is_dated for i in instruments], dtype=bool)
+    return years_left(expiry_ms(instruments), dated, when)
+
+
 def expiry_ms(instruments: tuple[Instrument, ...]) -> np.ndarray:
-    """``[N]`` int64 expiry instants in ms (0 for perpetuals), read once for ``years_to_expiry``."""
+    """``[N]`` int64 expiry instants in ms (0 for perpetuals): read once, then ``years_left`` per instant."""
     return np.array(
         [i.expiry.astype("datetime64[ms]").astype(np.int64) if i.is_dated else 0 for i in instruments],
         dtype=np.int64,
     )
 
 
-def years_to_expiry(expiry: np.ndarray, dated: np.ndarray, when: np.datetime64) -> np.ndarray:
-    """``[N]`` years from ``when`` to each dated future's expiry (0 for perpetuals and past expiries)."""
+def years_left(expiry: np.ndarray, dated: np.ndarray, when: np.datetime64) -> np.ndarray:
+    """``years_to_expiry`` from the instruments' ``expiry_ms`` and dated mask."""
     now = np.datetime64(when, "ms").astype(np.int64)
     return np.maximum(np.where(dated, expiry, now) - now, 0) / _MS_PER_DAY / YEAR_DAYS
 
@@ -117,7 +123,7 @@ def basis_block(
 def roll_shock(signed: np.ndarray, size: np.ndarray, member: np.ndarray) -> np.ndarray:
     """``[S, U]`` Deribit's roll shock: ``sum_n basis_size_n x |signed_n|`` per underlying, no netting.
 
-    Perpetuals count at ``min_move``. Deribit's pme/simulate example (2024-06-17) gives roll_shock
+    ``size[N]`` is each instrument's ``basis_size``: perpetuals count at ``min_move``. Deribit's pme/simulate example (2024-06-17) gives roll_shock
     0.00315725898 BTC = 0.01 x (0.314538364 + 0.001187534), the gross BTC size of its perpetual and
     28JUN24 legs at the 1 % floor.
     """

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pmsim.simulator.margin import make_regime
 from pmsim.simulator.margin import portfolio as pm
+from pmsim.simulator.margin.base import INSTANTS_KEPT
 from pmsim.simulator.margin.presets import preset_names
 from pmsim.simulator.market.instruments import instrument_for
 
@@ -64,7 +65,7 @@ def test_held_columns_path_equals_full_products(params, monkeypatch):
 def test_instants_asked_again_give_what_a_fresh_regime_gives(params):
     regime = make_regime("portfolio", INSTRUMENTS, **params)
     qty = sparse_books(8)
-    times = WHEN + np.arange(3 * pm.INSTANTS_KEPT) * HOUR  # more instants than the regime keeps
+    times = WHEN + np.arange(3 * INSTANTS_KEPT) * HOUR  # more instants than the regime keeps
     first = [regime.requirements(qty, MARKS, t).mm for t in times]
     for t, mm in zip(times[::-7], first[::-7], strict=True):
         again = regime.requirements(qty, MARKS, t).mm
