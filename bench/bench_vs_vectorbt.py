@@ -15,9 +15,11 @@ Sections, each timed on its own:
 
 The pmsim books are ``bench_engine.adx_book`` (ADX on the two perpetuals) with a rebalance band and a MUR
 cap; the market also lists the quarterlies, so portfolio margin prices N > 2 instruments. Throughput is
-bar-configs/s (bars x S / seconds); "x vbt" is that over vectorbt's at the same S. Peak memory is the
+bar-configs/s (bars x S / seconds); "x vbt" is that over vectorbt's at the same S. Memory is measured
+with ``resource``-style OS counters, not tracemalloc (which misses numba's allocations): "peak MB" is the
 process's resident-set high-water mark during the section (Linux ``VmHWM``, reset before each section
-through ``/proc/self/clear_refs``), so it includes what the process held before the section started.
+through ``/proc/self/clear_refs`` after freed memory is handed back with glibc's ``malloc_trim``), and
+"+MB" that peak minus what was resident when the section started.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import ctypes  # noqa: E402
 import dataclasses  # noqa: E402
 import functools  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -78,7 +83,14 @@ def head(market: Market, bars: int) -> Market:
 
 
 def reset_peak() -> bool:
-    """Reset the resident-set high-water mark (Linux); False where that is not possible."""
+    """Hand freed memory back (glibc) and reset the resident-set high-water mark (Linux).
+
+    False where the mark cannot be reset. Without the trim, memory an earlier section freed stays
+    resident and would count as this section's.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -86,13 +98,13 @@ def reset_peak() -> bool:
     return True
 
 
-def peak_mb() -> float:
-    """``VmHWM`` of this process in MB (NaN off Linux)."""
+def resident_mb(field: str) -> float:
+    """``VmHWM`` (peak) or ``VmRSS`` (now) of this process in MB (NaN off Linux)."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
         return float("nan")
-    line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
+    line = next(x for x in status.splitlines() if x.startswith(field))
     return int(line.split()[1]) / 1024
 
 
@@ -146,12 +158,14 @@ def run_vectorbt(market: Market, percents: np.ndarray) -> None:
     portfolio.value()
 
 
-def timed(call: Callable[[], None]) -> tuple[float, float]:
-    """(seconds, peak MB) of one call."""
+def timed(call: Callable[[], None]) -> tuple[float, float, float]:
+    """(seconds, peak resident MB, peak minus resident at the start) of one call."""
     reset_peak()
+    before = resident_mb("VmRSS")
     start = time.perf_counter()
     call()
-    return time.perf_counter() - start, peak_mb()
+    seconds, peak = time.perf_counter() - start, resident_mb("VmHWM")
+    return seconds, peak, peak - before
 
 
 def jit_probe() -> None:
@@ -209,37 +223,37 @@ def main() -> None:
     if not reset_peak():
         print("peak memory: VmHWM could not be reset; each figure is the process peak so far")
     print("load average (1, 5, 15 min) at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
-    print(f"resident at start: {peak_mb():,.0f} MB (numpy, pandas, pmsim imported; market built)")
-    rows: list[tuple[str, str, int, int, float, float]] = []
+    print(f"resident at start: {resident_mb('VmRSS'):,.0f} MB (numpy, pandas, pmsim imported; market built)")
+    rows: list[tuple[str, str, int, int, float, float, float]] = []
     vbt_rate: dict[int, float] = {}
     for n_configs in args.configs:
         percents = target_percents(market, n_configs)
         run_vectorbt(head(market, 50), percents[:50])  # numba compiles (or loads) for these array layouts
-        seconds, peak = timed(functools.partial(run_vectorbt, market, percents))
+        seconds, *memory = timed(functools.partial(run_vectorbt, market, percents))
         vbt_rate[n_configs] = market.n_bars * n_configs / seconds
-        rows.append(("vectorbt", "-", n_configs, market.n_bars, seconds, peak))
+        rows.append(("vectorbt", "-", n_configs, market.n_bars, seconds, *memory))
     notes = []
     for regime in REGIMES:
         for n_configs in args.configs:
             if engine is not None:
                 try:
                     run_pmsim(engine, short, regime, 1)  # compile or load from the cache before timing
-                    seconds, peak = timed(functools.partial(run_pmsim, engine, market, regime, n_configs))
-                    rows.append(("kernel", regime, n_configs, market.n_bars, seconds, peak))
+                    seconds, *memory = timed(functools.partial(run_pmsim, engine, market, regime, n_configs))
+                    rows.append(("kernel", regime, n_configs, market.n_bars, seconds, *memory))
                 except NotCompiled as exc:
                     notes.append(f"kernel {regime} S={n_configs}: not compiled ({exc})")
             bars = market if n_configs == 1 else short
-            seconds, peak = timed(functools.partial(run_pmsim, simulate, bars, regime, n_configs))
-            rows.append(("reference", regime, n_configs, bars.n_bars, seconds, peak))
+            seconds, *memory = timed(functools.partial(run_pmsim, simulate, bars, regime, n_configs))
+            rows.append(("reference", regime, n_configs, bars.n_bars, seconds, *memory))
     print(
         f"{'engine':10s}{'regime':>10s}{'S':>6s}{'bars':>7s}{'seconds':>9s}{'bar-configs/s':>15s}"
-        f"{'x vbt':>8s}{'peak MB':>9s}"
+        f"{'x vbt':>8s}{'peak MB':>9s}{'+MB':>8s}"
     )
-    for name, regime, n_configs, bars, seconds, peak in rows:
+    for name, regime, n_configs, bars, seconds, peak, added in rows:
         rate = bars * n_configs / seconds
         print(
             f"{name:10s}{regime:>10s}{n_configs:6d}{bars:7d}{seconds:9.2f}{rate:15,.0f}"
-            f"{rate / vbt_rate[n_configs]:8.2f}{peak:9,.0f}"
+            f"{rate / vbt_rate[n_configs]:8.2f}{peak:9,.0f}{added:8,.0f}"
         )
     if engine is None:
         notes.append("kernel: not available (pmsim.simulator.kernel.run.simulate_compiled is not importable)")
