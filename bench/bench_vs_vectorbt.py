@@ -213,7 +213,9 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=2000)
     parser.add_argument("--configs", type=int, nargs="+", default=[1, 1024, 4096])
     parser.add_argument("--ref-bars", type=int, default=250, help="bars of the reference engine at S > 1")
-    parser.add_argument("--quick", action="store_true", help="500 bars, S = 1 and 256, reference on 120")
+    parser.add_argument(
+        "--quick", action="store_true", help="500 bars, S = 1 and 256, reference on 120, no JIT timing"
+    )
     parser.add_argument("--jit-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.jit_probe:
@@ -262,6 +264,8 @@ def main() -> None:
         )
     if engine is None:
         notes.append("kernel: not available (pmsim.simulator.kernel.run.simulate_compiled is not importable)")
+    elif args.quick:
+        notes.append("kernel JIT: not timed with --quick (a cold compile takes minutes)")
     else:
         notes += jit_times()
     print(*notes, sep="\n")
