@@ -18,11 +18,13 @@ from pmsim.strategies import AdxTrend
 from threadpoolctl import threadpool_limits
 
 
-def adx_book(n_configs: int, rng: np.random.Generator) -> AdxTrend:
-    """A sweep: S parameter sets over 4 windows, random thresholds, fractions and leverages."""
+def adx_book(
+    n_configs: int, rng: np.random.Generator, windows: tuple[int, ...] = (24, 48, 96, 168)
+) -> AdxTrend:
+    """A sweep: S parameter sets over ``windows``, random thresholds, fractions and leverages."""
     return AdxTrend(
-        window=rng.choice([24, 48, 96, 168], n_configs).tolist(),
-        threshold=rng.uniform(15, 35, n_configs).tolist(),
+        window=rng.choice(windows, n_configs).tolist(),
+        entry=rng.uniform(15, 35, n_configs).tolist(),
         fraction=rng.uniform(0.1, 1.0, n_configs).tolist(),
         leverage=rng.uniform(1, 5, n_configs).tolist(),
         symbols=("BTCUSDT", "ETHUSDT"),

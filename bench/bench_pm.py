@@ -5,6 +5,11 @@ the same run as the yardstick (ratios, not absolute times, are what compare acro
 Run: ``python bench/bench_pm.py``. BLAS is pinned to one thread (set the variables to override): the
 products here are small ([4096, 6] @ [6, K]) and a threaded BLAS on a busy 2-core machine ran them
 ~50x slower than one thread did.
+
+Here every bar is a new instant with new marks and all six instruments are held, so nothing is reused:
+CPU time per call at S = 4096 (2026-11-26, old and new code back to back) rose 5-15 % with the reuse
+checks (deribit 1,695 -> 1,783 us, correlated 3,379 -> 3,712 us); with two of the six instruments held
+it fell by a third (deribit 1,617 -> 1,087 us).
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+# what a regime derives for one instant (tables, scenario sets) it keeps for this many recent instants:
+# a bar asks a few (fills, corners and threshold at the open, the close) many times each
+INSTANTS_KEPT = 64
+
 
 @dataclass(frozen=True, slots=True)
 class Requirements:

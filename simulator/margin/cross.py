@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 from pmsim.simulator.errors import ConfigError
-from pmsim.simulator.margin.base import Requirements
+from pmsim.simulator.margin.base import INSTANTS_KEPT, Requirements
 from pmsim.simulator.margin.brackets import BracketArrays, BracketBook
 from pmsim.simulator.margin.liqprice import binance_liquidation_price
 from pmsim.simulator.margin.reduction import cross_partial_reduction
@@ -35,6 +35,7 @@ class TieredRegime:
     leverage: float | np.ndarray = 20.0
     overrides: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     _cache: dict[int, BracketArrays] = field(default_factory=dict, init=False, repr=False)
+    _instants: dict[np.datetime64, BracketArrays] = field(default_factory=dict, init=False, repr=False)
     liquidates: ClassVar[str] = "account"
 
     def __post_init__(self) -> None:
@@ -47,9 +48,19 @@ class TieredRegime:
         self._changes = self.brackets.change_instants()
 
     def arrays_at(self, when: np.datetime64) -> BracketArrays:
-        epoch = int(np.searchsorted(self._changes, np.datetime64(when, "ms"), side="right"))
+        """The tier arrays in force at ``when``; a bar asks the same few instants many times."""
+        when = np.datetime64(when, "ms")
+        arrays = self._instants.get(when)
+        if arrays is None:
+            if len(self._instants) >= INSTANTS_KEPT:
+                self._instants.clear()
+            arrays = self._instants[when] = self._epoch_arrays(when)
+        return arrays
+
+    def _epoch_arrays(self, when: np.datetime64) -> BracketArrays:
+        epoch = int(np.searchsorted(self._changes, when, side="right"))
         if epoch not in self._cache:
-            anchor = self._changes[epoch - 1] if epoch > 0 else np.datetime64(when, "ms")
+            anchor = self._changes[epoch - 1] if epoch > 0 else when
             arrays = self.brackets.arrays(self.instruments, anchor)
             for n, instrument in enumerate(self.instruments):
                 if instrument.symbol in self.overrides:

@@ -22,25 +22,30 @@ their venue sources. The regime holds parameters only; liquidation decisions liv
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 from pmsim.simulator.errors import ConfigError, RegimeError
-from pmsim.simulator.margin.base import Requirements
+from pmsim.simulator.margin.base import INSTANTS_KEPT, Requirements
 from pmsim.simulator.margin.covariance import EwmaCovariance, FixedCovariance, matrix_root, with_correlation
 from pmsim.simulator.margin.presets import Preset
 from pmsim.simulator.margin.reduction import ProRataReduction
 from pmsim.simulator.margin.scenarios import (
     ScenarioSet,
     basis_block,
+    basis_size,
     ellipse_shocks,
+    expiry_ms,
+    held_columns,
+    held_rows,
     joint_block,
     membership,
     price_block,
     roll_shock,
-    years_to_expiry,
+    years_left,
 )
 from pmsim.simulator.margin.span import intercommodity_credit
 from pmsim.simulator.market.instruments import Instrument
@@ -50,6 +55,10 @@ CROSS_UNDERLYING = ("per_underlying", "correlated", "span")
 # the requirement that IS the scenario loss -> the key of the factor that derives the other from it
 ANCHORS = {"im": "mm_factor", "mm": "im_factor"}
 BASIS_SHOCKS = ("scenario", "gross")
+# allocator rules, budgets and the stress scan often ask again for the very books just priced
+RESULTS_KEPT = 8
+# books x instruments below which taking the held columns costs more than the smaller products save
+HELD_MIN_ENTRIES = 2048
 
 
 def _anchor(raw: dict[str, Any]) -> tuple[str, float]:
@@ -89,6 +98,11 @@ class PmParams:
     gross_basis: bool = False
     anchor: str = "mm"
     factor: float = 1.0
+    charge_widths: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        widths = np.diff(np.append(self.charge_floors, np.inf))  # once: MR7 runs in every requirements call
+        object.__setattr__(self, "charge_widths", widths)
 
     def anchored(self, loss: np.ndarray) -> Requirements:
         """IM and MM from the scenario loss: the anchored one is the loss, the other ``factor`` x it."""
@@ -137,10 +151,22 @@ class PmParams:
     def minimum_charge(self, gross: np.ndarray) -> np.ndarray:
         """OKX MR7: ``charge_rate x gross`` scaled by marginal multipliers (tax-bracket style)."""
         raw = self.charge_rate * gross
-        widths = np.diff(np.append(self.charge_floors, np.inf))
         return rows_at(
-            np.clip(raw[..., None] - self.charge_floors, 0.0, widths), self.charge_multipliers[:, None]
+            np.clip(raw[..., None] - self.charge_floors, 0.0, self.charge_widths),
+            self.charge_multipliers[:, None],
         )[..., 0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Instant:
+    """What the regime needs at one instant, built once however often that instant is asked.
+
+    ``roll``: each instrument's roll shock size (``basis_size``) where the basis is Deribit's add-on.
+    """
+
+    params: PmParams
+    scenarios: ScenarioSet
+    roll: np.ndarray | None
 
 
 @dataclass(eq=False)
@@ -184,7 +210,10 @@ class PortfolioRegime(ProRataReduction):
         if self.cross_underlying == "correlated" and self.covariance is None:
             self.covariance = FixedCovariance.load()
         self.underlyings_, self.member_ = membership(self.instruments)
-        self.dated_ = np.array([i.is_dated for i in self.instruments])
+        self.dated_ = np.array([i.is_dated for i in self.instruments], dtype=bool)
+        self.expiry_ = expiry_ms(self.instruments)
+        self.instants_: dict[np.datetime64, _Instant] = {}
+        self.recent_: deque[tuple[tuple[object, ...], Requirements]] = deque(maxlen=RESULTS_KEPT)
         self.params_ = tuple(
             PmParams.from_json(v, f"{self.preset.path} version {v.get('valid_from')}")
             for v in self.preset.versions
@@ -196,11 +225,23 @@ class PortfolioRegime(ProRataReduction):
         return self.cross_underlying == "correlated" or all(p.symmetric for p in self.params_)
 
     def params_at(self, when: np.datetime64) -> PmParams:
-        return self.params_[self.preset.version_at(when)]
+        return self._at(when).params
 
     def scenarios(self, when: np.datetime64) -> ScenarioSet:
         """The scenario set in force at ``when`` (basis shocks shrink as expiries approach)."""
-        p = self.params_at(when)
+        return self._at(when).scenarios
+
+    def _at(self, when: np.datetime64) -> _Instant:
+        key = np.datetime64(when, "ms")
+        instant = self.instants_.get(key)
+        if instant is None:
+            if len(self.instants_) >= INSTANTS_KEPT:
+                self.instants_.clear()
+            instant = self.instants_[key] = self._instant(key)
+        return instant
+
+    def _instant(self, when: np.datetime64) -> _Instant:
+        p = self.params_[self.preset.version_at(when)]
         if self.cross_underlying == "correlated":
             assert self.covariance is not None
             cov = self.covariance.at(when, self.underlyings_) * self.horizon_days
@@ -209,18 +250,24 @@ class PortfolioRegime(ProRataReduction):
             price = joint_block(ellipse_shocks(matrix_root(cov), self.radius_), self.member_)
         else:
             price = price_block(p.price_moves, p.price_weights, self.member_)
+        tau = years_left(self.expiry_, self.dated_, when)
         if p.gross_basis:  # the roll shock is an add-on (``price_and_basis``), not a scenario
-            return ScenarioSet(price, np.zeros((len(self.instruments), 0, 3)))
-        tau = years_to_expiry(self.instruments, when)
-        return ScenarioSet(price, basis_block(tau, self.dated_, self.member_, p.annualised_move, p.min_move))
+            empty = np.zeros((len(self.instruments), 0, 3))
+            return _Instant(p, ScenarioSet(price, empty), basis_size(tau, p.annualised_move, p.min_move))
+        basis = basis_block(tau, self.dated_, self.member_, p.annualised_move, p.min_move)
+        return _Instant(p, ScenarioSet(price, basis), None)
 
     def price_and_basis(self, signed: np.ndarray, when: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
         """Worst price loss per group ``[S, Gp]`` and the basis term ``[S, U]`` (scenario or roll shock)."""
-        p = self.params_at(when)
-        price, basis = self.scenarios(when).worst(signed)
-        if p.gross_basis:
-            tau = years_to_expiry(self.instruments, when)
-            basis = roll_shock(signed, tau, self.member_, p.annualised_move, p.min_move)
+        return self._price_and_basis(signed, self._at(when), None)
+
+    def _price_and_basis(
+        self, signed: np.ndarray, instant: _Instant, held: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``price_and_basis`` where ``signed`` has only the ``held`` instruments' columns (None: all)."""
+        price, basis = instant.scenarios.worst(signed, held)
+        if instant.roll is not None:
+            basis = roll_shock(signed, held_rows(instant.roll, held), held_rows(self.member_, held))
         return price, basis
 
     def scenario_loss(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> np.ndarray:
@@ -229,12 +276,30 @@ class PortfolioRegime(ProRataReduction):
         return price.sum(axis=-1) + basis.sum(axis=-1)
 
     def requirements(self, qty: np.ndarray, mark: np.ndarray, when: np.datetime64) -> Requirements:
-        p = self.params_at(when)
+        """IM and MM of S books; the same books at the same marks and instant again get the same result."""
+        qty, mark, when = np.asarray(qty), np.asarray(mark), np.datetime64(when, "ms")
+        key = (when, qty.dtype.str, qty.shape, mark.dtype.str, mark.shape, qty.tobytes(), mark.tobytes())
+        for seen, req in self.recent_:
+            if seen == key:
+                return req
+        req = self._requirements(qty, mark, self._at(when))
+        for array in (req.im, req.mm):
+            array.flags.writeable = False  # shared by every caller that asks for these books again
+        self.recent_.append((key, req))
+        return req
+
+    def _requirements(self, qty: np.ndarray, mark: np.ndarray, instant: _Instant) -> Requirements:
+        p = instant.params
         signed = qty * zero_nan(mark)
-        price, basis = self.price_and_basis(signed, when)
+        # instruments no book holds add nothing to any sum below
+        held = held_columns(signed) if signed.size >= HELD_MIN_ENTRIES else None
+        if held is not None:
+            signed = signed[..., held]
+        member = held_rows(self.member_, held)
+        price, basis = self._price_and_basis(signed, instant, held)
         long, short = (
-            rows_at(np.maximum(signed, 0.0), self.member_),
-            rows_at(np.maximum(-signed, 0.0), self.member_),
+            rows_at(np.maximum(signed, 0.0), member),
+            rows_at(np.maximum(-signed, 0.0), member),
         )
         gross = long + short
         addons = basis + p.contingency_rate * gross + p.calendar_rate * np.minimum(long, short)

@@ -9,7 +9,7 @@ positions, so ``mark[S, N]`` costs the same. Builders here are pure; nothing loo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from pmsim.simulator.market.instruments import Instrument
@@ -26,17 +26,25 @@ class ScenarioSet:
 
     price: np.ndarray
     basis: np.ndarray
+    columns: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.price)  # side by side once: a regime asks the same set many times per bar
+        columns = np.concatenate([self.price.reshape(n, -1), self.basis.reshape(n, -1)], axis=1)
+        object.__setattr__(self, "columns", columns)
 
     def matrix(self) -> np.ndarray:
         """``[N, Gp*Kp + Gb*Kb]``: every scenario column side by side."""
-        n = len(self.price)
-        return np.concatenate([self.price.reshape(n, -1), self.basis.reshape(n, -1)], axis=1)
+        return self.columns
 
-    def worst(self, signed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Worst loss (>= 0) per group: ``([S, Gp], [S, Gb])`` from one product ``signed[S, N] @ R``."""
+    def worst(self, signed: np.ndarray, held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Worst loss (>= 0) per group: ``([S, Gp], [S, Gb])`` from one product ``signed[S, N] @ R``.
+
+        ``held`` (see ``held_columns``): ``signed`` has only these instruments' columns.
+        """
         _, gp, kp = self.price.shape
         _, gb, kb = self.basis.shape
-        pnl = rows_at(signed, self.matrix())
+        pnl = rows_at(signed, held_rows(self.columns, held))
         lead = pnl.shape[:-1]
         price = np.maximum(-pnl[..., : gp * kp].reshape(*lead, gp, kp).min(axis=-1, initial=0.0), 0.0)
         basis = np.maximum(-pnl[..., gp * kp :].reshape(*lead, gb, kb).min(axis=-1, initial=0.0), 0.0)
@@ -52,11 +60,38 @@ def membership(instruments: tuple[Instrument, ...]) -> tuple[tuple[str, ...], np
 
 def years_to_expiry(instruments: tuple[Instrument, ...], when: np.datetime64) -> np.ndarray:
     """``[N]`` years from ``when`` to each dated future's expiry (0 for perpetuals and past expiries)."""
-    now = np.datetime64(when, "ms").astype(np.int64)
-    expiry = np.array(
-        [i.expiry.astype("datetime64[ms]").astype(np.int64) if i.is_dated else now for i in instruments]
+    dated = np.array([i.is_dated for i in instruments], dtype=bool)
+    return years_left(expiry_ms(instruments), dated, when)
+
+
+def expiry_ms(instruments: tuple[Instrument, ...]) -> np.ndarray:
+    """``[N]`` int64 expiry instants in ms (0 for perpetuals): read once, then ``years_left`` per instant."""
+    return np.array(
+        [i.expiry.astype("datetime64[ms]").astype(np.int64) if i.is_dated else 0 for i in instruments],
+        dtype=np.int64,
     )
-    return np.maximum(expiry - now, 0) / _MS_PER_DAY / YEAR_DAYS
+
+
+def years_left(expiry: np.ndarray, dated: np.ndarray, when: np.datetime64) -> np.ndarray:
+    """``years_to_expiry`` from the instruments' ``expiry_ms`` and dated mask."""
+    now = np.datetime64(when, "ms").astype(np.int64)
+    return np.maximum(np.where(dated, expiry, now) - now, 0) / _MS_PER_DAY / YEAR_DAYS
+
+
+def held_columns(signed: np.ndarray) -> np.ndarray | None:
+    """Instruments some book holds (``signed`` not 0 in some row), or None when that is all of them.
+
+    A column of zeros adds exact zeros to every row's running sum (``rows_at`` sums n in order from
+    +0.0), so products over the held columns alone equal the full ones bit for bit.
+    """
+    # a sum of |x| is 0 only where every x is 0 (NaN stays held); faster than ``any`` down the rows
+    held = np.flatnonzero(np.einsum("sn->n", np.abs(signed).reshape(-1, signed.shape[-1])) != 0)
+    return None if len(held) == signed.shape[-1] else held
+
+
+def held_rows(per_instrument: np.ndarray, held: np.ndarray | None) -> np.ndarray:
+    """The rows ``[N, ...]`` of the held instruments (all of them for None)."""
+    return per_instrument if held is None else per_instrument[held]
 
 
 def price_block(moves: np.ndarray, weights: np.ndarray, member: np.ndarray) -> np.ndarray:
@@ -86,16 +121,14 @@ def basis_block(
     return member[:, :, None] * (size[:, None] * np.array([-1.0, 0.0, 1.0]))[:, None, :]
 
 
-def roll_shock(
-    signed: np.ndarray, tau: np.ndarray, member: np.ndarray, annualised_move: float, min_move: float
-) -> np.ndarray:
+def roll_shock(signed: np.ndarray, size: np.ndarray, member: np.ndarray) -> np.ndarray:
     """``[S, U]`` Deribit's roll shock: ``sum_n basis_size_n x |signed_n|`` per underlying, no netting.
 
-    Perpetuals count at ``min_move``. Deribit's pme/simulate example (2024-06-17) gives roll_shock
-    0.00315725898 BTC = 0.01 x (0.314538364 + 0.001187534), the gross BTC size of its perpetual and
-    28JUN24 legs at the 1 % floor.
+    ``size[N]`` is each instrument's ``basis_size``: perpetuals count at ``min_move``. Deribit's
+    pme/simulate example (2024-06-17) gives roll_shock 0.00315725898 BTC = 0.01 x (0.314538364 +
+    0.001187534), the gross BTC size of its perpetual and 28JUN24 legs at the 1 % floor.
     """
-    return rows_at(np.abs(signed) * basis_size(tau, annualised_move, min_move), member)
+    return rows_at(np.abs(signed) * size, member)
 
 
 def sphere_directions(n_dims: int) -> np.ndarray:
