@@ -12,7 +12,9 @@ events are written into buffers of at most ``EVENT_BUDGET`` bytes at a time, boo
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from pmsim.simulator.allocator import Allocator, BufferFloor, MurCap, RebalanceBand
@@ -132,6 +134,16 @@ def simulate_compiled(
         account,
         (*marks.notes, policy.describe()),
     )
+
+
+def _say_if_compiling() -> None:
+    """One line on a terminal before the first run compiles the kernel (nothing is cached yet)."""
+    cache = Path(loop.__file__).parent / "__pycache__"
+    if sys.stderr.isatty() and not any(cache.glob("loop.run_books-*.nbi")):
+        print(
+            "pmsim: compiling the engine's numba kernel, once per install (1-2 minutes; later runs load it)",
+            file=sys.stderr,
+        )
 
 
 def _single_sleeve(strategy: Strategy | Sleeves) -> tuple[str, Strategy]:
