@@ -138,8 +138,8 @@ def simulate_compiled(
 
 def _say_if_compiling() -> None:
     """One line on a terminal before the first run compiles the kernel (nothing is cached yet)."""
-    cache = Path(loop.__file__).parent / "__pycache__"
-    if sys.stderr.isatty() and not any(cache.glob("loop.run_books-*.nbi")):
+    cache = getattr(getattr(loop.run_books, "_cache", None), "_cache_path", "")  # numba's chosen folder
+    if sys.stderr.isatty() and not any(Path(cache or ".").glob("loop.run_books-*.nbi")):
         print(
             "pmsim: compiling the engine's numba kernel, once per install (1-2 minutes; later runs load it)",
             file=sys.stderr,
