@@ -249,3 +249,19 @@ def test_uncovered_runs_say_what_the_kernel_lacks(what, arguments):
             Costs(),
             policy=policy_for(regime, arguments.get("mode", "full")),
         )
+
+
+@pytest.mark.parametrize("regime", ["cross", "portfolio"])
+def test_4096_books_in_one_batch_equal_the_reference(regime):
+    """The issue's batch size: every book, every bar, every event, at S = 4096 (books on all scales)."""
+    market = drawn_market(13, 40, gap=True)
+    rng = np.random.default_rng(4096)
+    scales = rng.choice([0.5, 5.0, 40.0], 4096)
+    books = [
+        {s: float(q) for s, q in zip(SYMBOLS, rng.normal(0.0, scale, 3), strict=True)} for scale in scales
+    ]
+    reference, compiled = both(
+        market, regime, lambda: Hold(positions=books), "threshold", rules=RULES["floor_and_cap"]
+    )
+    assert (reference.events.kind == "liquidation").any() and (reference.events.kind == "cut").any()
+    assert_same(reference, compiled)
