@@ -1,4 +1,5 @@
-"""ADX trend following, sized by conviction, with hysteresis and stops (``ta.trend.ADXIndicator``).
+"""ADX trend following, sized by conviction, with hysteresis and stops (``ta.trend.ADXIndicator``, as
+compiled in ``wilder.py``).
 
 Signal per book and traded instrument at the close of bar t (ADX, +DI, -DI from ``ta``, computed once per
 distinct window in ``prepare``):
@@ -93,7 +94,8 @@ class AdxTrend:
         levels = np.concatenate([self.entry_, self.exit_, self.full_at_])
         if ((levels < 0) | (levels > 100)).any():  # ADX lies in [0, 100]
             raise ConfigError(
-                f"strategy.params entry, exit and full_at must be in [0, 100] (ADX's range), got {levels.tolist()}"
+                "strategy.params entry, exit and full_at must be in [0, 100] (ADX's range), "
+                f"got {levels.tolist()}"
             )
 
     @property
@@ -231,9 +233,10 @@ def adx_lines(market: Market, col: int, window: int) -> tuple[np.ndarray, np.nda
     """``ta``'s ADX, +DI, -DI ``[T]`` over the instrument's life from its first listed bar (0 before it).
 
     A missing bar inside that life repeats the last close as its high, low and close, so the recursions
-    never see NaN; ``ta`` only reads bars up to t for the value at t.
+    never see NaN; ``ta`` only reads bars up to t for the value at t. Computed by ``wilder.adx_di``,
+    the compiled port of ``ta.trend.ADXIndicator`` (equal to it value for value).
     """
-    from ta.trend import ADXIndicator
+    from pmsim.strategies.wilder import adx_di
 
     out = np.zeros((3, market.n_bars))
     listed = np.flatnonzero(market.listed[:, col])
@@ -243,6 +246,5 @@ def adx_lines(market: Market, col: int, window: int) -> tuple[np.ndarray, np.nda
     close = pd.Series(market.close[first:, col]).ffill()
     high = pd.Series(market.high[first:, col]).fillna(close)
     low = pd.Series(market.low[first:, col]).fillna(close)
-    ind = ADXIndicator(high, low, close, window=window, fillna=True)
-    out[:, first:] = ind.adx().to_numpy(), ind.adx_pos().to_numpy(), ind.adx_neg().to_numpy()
+    out[:, first:] = adx_di(high.to_numpy(float), low.to_numpy(float), close.to_numpy(float), int(window))
     return out[0], out[1], out[2]
