@@ -17,6 +17,7 @@ KERNEL_MODULES = (
     "pmsim.simulator.kernel.margin_portfolio",
     "pmsim.simulator.kernel.sums",
     "pmsim.strategies.kernels",
+    "pmsim.strategies.wilder",
 )
 
 
