@@ -7,6 +7,7 @@ import json
 import os
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from pmsim.simulator.cli import main
@@ -161,3 +162,20 @@ def test_margin_and_stress_take_a_file_a_dict_or_a_dataframe(capsys):
         pmsim.margin({**tables, "positions": [{**tables["positions"][0], "qty": "two"}]})
     with pytest.raises(pmsim.ConfigError, match="BTC: a move is a non-zero fraction"):
         pmsim.stress(tables, {"BTC": -1.5})
+
+
+def test_a_shock_spelled_as_the_command_spells_it_says_how_to_write_it():
+    book = {
+        "account": {"wallet": 40000.0},
+        "positions": [{"symbol": "BTCUSDT", "qty": 2.0, "entry": 6e4, "mark": 6e4}],
+    }
+    with pytest.raises(pmsim.ConfigError, match=re.escape("BTC: a move is a fraction such as -0.30")):
+        pmsim.stress(book, {"BTC": "-30%"})
+    assert pmsim.stress(book, {"BTC": np.int64(-1) / 2}).shock == {"BTC": -0.5}  # numpy numbers pass
+
+
+def test_the_margin_table_keeps_columns_apart_for_a_book_far_past_its_margin():
+    frame = pd.DataFrame({"symbol": ["BTCUSDT"], "qty": [1e6], "entry": [6e4], "mark": [6e4]})
+    row = str(pmsim.margin(frame, regime="cross", wallet=40000.0)).splitlines()[-1]
+    mm = pmsim.margin(frame, regime="cross", wallet=40000.0).positions["mm"].iloc[0]
+    assert row.split()[5:7] == [f"{mm:,.2f}", f"{mm:,.2f}"]  # mm, mm alone: two cells, not one run-on
