@@ -179,3 +179,11 @@ def test_the_margin_table_keeps_columns_apart_for_a_book_far_past_its_margin():
     row = str(pmsim.margin(frame, regime="cross", wallet=40000.0)).splitlines()[-1]
     mm = pmsim.margin(frame, regime="cross", wallet=40000.0).positions["mm"].iloc[0]
     assert row.split()[5:7] == [f"{mm:,.2f}", f"{mm:,.2f}"]  # mm, mm alone: two cells, not one run-on
+
+
+def test_a_sweep_keeping_no_series_has_rows_and_an_empty_top_with_the_series_columns():
+    base = {"market": {"bars": 100}, "strategy": {"name": "hold", "params": {"positions": {"BTCUSDT": 1.0}}}}
+    grid = {"base": base, "axes": {"account.wallet": [50000.0, 100000.0]}}
+    nothing, one = pmsim.sweep(grid, top=0), pmsim.sweep(grid, top=1)
+    assert list(nothing.rows.index) == ["p0", "p1"] and nothing.top.empty
+    assert list(nothing.top.columns) == list(one.top.columns) and "time" in one.top.columns
