@@ -204,7 +204,8 @@ def read_run(path: str | Path) -> RunFolder:
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
         runs = sorted(str(p) for p in path.iterdir() if (p / "summary.json").is_file())
-        hint = f"it holds run folders, name them: {' '.join(runs[:3])}" if runs else "run `pmsim demo` first"
+        written = "give a folder `pmsim run`, `pmsim demo` or `pmsim.run(out=...)` wrote"
+        hint = f"it holds run folders, name them: {' '.join(runs[:3])}" if runs else written
         raise RunError(f"{path} is not a complete run folder (missing {', '.join(missing)}); {hint}")
     try:
         return RunFolder(

@@ -187,3 +187,11 @@ def test_a_sweep_keeping_no_series_has_rows_and_an_empty_top_with_the_series_col
     nothing, one = pmsim.sweep(grid, top=0), pmsim.sweep(grid, top=1)
     assert list(nothing.rows.index) == ["p0", "p1"] and nothing.top.empty
     assert list(nothing.top.columns) == list(one.top.columns) and "time" in one.top.columns
+
+
+def test_loading_a_folder_that_holds_no_run_says_which_folders_load(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(pmsim.PmsimError) as caught:
+        pmsim.load(tmp_path)
+    assert "missing series.parquet" in str(caught.value) and "pmsim.run(out=...)" in str(caught.value)
+    assert "pmsim demo` first" not in str(caught.value)  # running the demo does not make this folder load
