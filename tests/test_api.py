@@ -195,3 +195,11 @@ def test_loading_a_folder_that_holds_no_run_says_which_folders_load(tmp_path):
         pmsim.load(tmp_path)
     assert "missing series.parquet" in str(caught.value) and "pmsim.run(out=...)" in str(caught.value)
     assert "pmsim demo` first" not in str(caught.value)  # running the demo does not make this folder load
+
+
+def test_a_config_path_holding_an_equals_sign_is_read_as_a_file_not_as_toml(tmp_path):
+    folder = tmp_path / "batch=1"  # sweeps write such folders
+    folder.mkdir()
+    (folder / "run.toml").write_text("[market]\nbars = 60\n")
+    assert pmsim.run(str(folder / "run.toml")).bars == 60
+    assert pmsim.run("market = { bars = 50 }  # " + "x" * 300).bars == 50  # one long line of TOML stays TOML
