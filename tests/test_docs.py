@@ -112,3 +112,27 @@ def test_the_compiled_coverage_concepts_states_is_what_the_kernel_runs():
     sleeves = [{"name": "a", **hold}, {"name": "b", **hold}]
     with pytest.raises(pmsim.ConfigError, match="2 sleeves"):
         pmsim.run({"market": {"bars": 120}, "sleeves": sleeves, "engine": "compiled"})
+
+
+def test_concepts_describes_every_strategy_that_ships():
+    from pmsim.simulator.build import STRATEGIES
+
+    text = (REPO / "docs" / "concepts.md").read_text()
+    for name in STRATEGIES:
+        assert f"`{name}` (" in text, name
+
+
+def test_a_hold_book_without_rules_is_still_cut_by_the_venue_and_buys_back_after_a_liquidation():
+    """README and concepts say so: no allocator rule runs, yet the fill-time IM check cuts orders."""
+    import pmsim
+
+    hold = {"name": "hold", "params": {"positions": {"BTCUSDT": 3.0}}}
+    book = {"market": {"bars": 2000}, "regime": {"name": "isolated"}, "account": {"wallet": 10000.0}}
+    result = pmsim.run({**book, "strategy": hold})
+    events = result.events
+    assert result.config["resolved"]["allocator"] == []
+    assert set(events.loc[events["kind"].isin(["cut", "rejection"]), "note"]) == {"initial margin check"}
+    liquidated = events.loc[events["kind"] == "liquidation", "time"].min()
+    assert (events.loc[events["kind"] == "fill", "time"] > liquidated).any()  # bought back
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert "so a `hold` book is never resized" not in readme and "`initial margin check`" in readme
