@@ -203,3 +203,17 @@ def test_a_config_path_holding_an_equals_sign_is_read_as_a_file_not_as_toml(tmp_
     (folder / "run.toml").write_text("[market]\nbars = 60\n")
     assert pmsim.run(str(folder / "run.toml")).bars == 60
     assert pmsim.run("market = { bars = 50 }  # " + "x" * 300).bars == 50  # one long line of TOML stays TOML
+
+
+def test_a_run_is_not_written_inside_a_comparison_or_sweep_folder_that_force_would_replace(tmp_path):
+    book = {"market": {"bars": 100}, "strategy": {"name": "hold", "params": {"positions": {"BTCUSDT": 1.0}}}}
+    pmsim.compare(book, "cross,isolated", out=tmp_path / "cmp")
+    pmsim.sweep({"base": book, "axes": {"account.wallet": [5e4, 1e5]}}, top=1, out=tmp_path / "sw")
+    for inside, kind in (
+        (tmp_path / "cmp" / "mine", "comparison"),
+        (tmp_path / "sw" / "results" / "mine", "sweep"),
+    ):
+        with pytest.raises(pmsim.PmsimError, match=f"is inside the {kind} folder"):
+            pmsim.run(book, out=inside)
+        assert not inside.exists()
+    pmsim.compare(book, "cross,isolated", out=tmp_path / "cmp", force=True)  # its own runs still replace
