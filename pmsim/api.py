@@ -27,12 +27,15 @@ When = str | date  # a date or datetime (pandas Timestamps too), or text such as
 
 def source_of(value: object, what: str) -> Path | dict[str, Any]:
     """A file's path, or the tables of a dict or of TOML text (a string holding ``=``, ``[`` or a line
-    break is TOML text, any other string a path)."""
+    break is TOML text, unless it is one line naming an existing file: sweeps write ``batch=<key>``
+    folders; any other string is a path)."""
     if isinstance(value, os.PathLike):
         return Path(value)
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, str):
+        if "\n" not in value and _is_file(value):
+            return Path(value)
         if any(mark in value for mark in "=[\n"):
             from pmsim.simulator.tomlfile import parse_toml
 
@@ -41,6 +44,13 @@ def source_of(value: object, what: str) -> Path | dict[str, Any]:
     from pmsim.simulator.errors import ConfigError
 
     raise ConfigError(f"a {what} is a path, TOML text or a dict, not {type(value).__name__}")
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a long line of TOML is no file name
+        return False
 
 
 def _instant(value: When | None) -> str | None:

@@ -11,6 +11,7 @@ import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,12 +67,12 @@ class MarginReport:
     def __str__(self) -> str:
         r = self.to_dict()
         head = (
-            f"{'symbol':<16}{'qty':>14}{'entry':>14}{'mark':>14}{'upnl':>16}{'mm':>16}{'mm alone':>16}"
+            f"{'symbol':<16}{'qty':>14} {'entry':>14} {'mark':>14} {'upnl':>16} {'mm':>16} {'mm alone':>16} "
             f"{'liq price':>14}"
         )
-        rows = [
-            f"{p['symbol']:<16}{p['qty']:>14,.4f}{p['entry']:>14,.2f}{p['mark']:>14,.2f}"
-            f"{_money(p['upnl']):>16}{_money(p['mm']):>16}{_money(p['mm_alone']):>16}"
+        rows = [  # a space between cells: a number wider than its column still reads as two
+            f"{p['symbol']:<16}{p['qty']:>14,.4f} {p['entry']:>14,.2f} {p['mark']:>14,.2f} "
+            f"{_money(p['upnl']):>16} {_money(p['mm']):>16} {_money(p['mm_alone']):>16} "
             f"{_money(p['liquidation_price']):>14}"
             for p in r["positions"]
         ]
@@ -216,6 +217,18 @@ def margin(
     return MarginReport(**{**report, "positions": pd.DataFrame(report["positions"])})
 
 
+def _move(underlying: object, move: object) -> float:
+    """A shock as a float; text such as ``"-30%"`` (the command's spelling) is refused with the fix."""
+    from pmsim.simulator.errors import ConfigError
+
+    if isinstance(move, bool) or not isinstance(move, Real):  # numpy numbers too
+        raise ConfigError(
+            f"{underlying}: a move is a fraction such as -0.30 (30 % down), "
+            f"not {type(move).__name__} {move!r}"
+        )
+    return float(move)
+
+
 def stress(
     book: BookSource,
     shocks: Mapping[str, float],
@@ -242,7 +255,7 @@ def stress(
     from pmsim.simulator.errors import ConfigError
     from pmsim.simulator.margin.whatif import stress_report
 
-    moves = {str(u).upper(): float(m) for u, m in shocks.items()}
+    moves = {str(u).upper(): _move(u, m) for u, m in shocks.items()}
     if len(moves) != len(shocks):
         raise ConfigError("shocks name an underlying twice; give one move per underlying")
     if not moves:

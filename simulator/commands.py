@@ -21,8 +21,11 @@ examples:
 """
 
 RUN_EPILOG = """\
-a config file is TOML with the tables [market] [regime] [strategy] [allocator] [account]; see
-examples/*.toml. Unknown keys are errors that list the allowed ones.
+a config file is TOML with the keys name and engine and the tables [market] [regime] [strategy] (or
+[[sleeves]]) [allocator] [account] [stress]; see examples/*.toml. Unknown keys are errors that list the
+allowed ones. engine = "auto" (the default) runs the compiled kernel where it covers the run and the
+reference engine otherwise; "compiled" refuses a run the kernel does not cover; "reference" never
+compiles. The run's notes (summary.json market.notes) say which engine ran.
 
 pmsim never replaces what it did not write: --out must be new or a run folder pmsim wrote (replaced only
 with --force), and a report is never written inside a run folder (except the run's own, by --report).

@@ -147,11 +147,27 @@ def inside_run(path: Path) -> Path | None:
     return next((folder for folder in Path(path).resolve().parents if is_run_folder(folder)), None)
 
 
+def inside_pmsim_folder(path: Path) -> tuple[str, Path] | None:
+    """The kind and folder of the run, comparison or sweep that ``path`` would sit inside, if any: pmsim
+    replaces such a folder whole (``--force``), so nothing else may be written into it."""
+    from pmsim.simulator.compare.folder import is_compare_folder
+    from pmsim.simulator.sweep.store import read_marker
+
+    for folder in Path(path).resolve().parents:
+        if is_run_folder(folder):
+            return "run", folder
+        if is_compare_folder(folder):
+            return "comparison", folder
+        if read_marker(folder) is not None:
+            return "sweep", folder
+    return None
+
+
 def check_run_target(path: Path, force: bool = False) -> None:
     """Refuse a run folder target that is not a run pmsim wrote, or that is one and ``force`` is off."""
-    run = inside_run(path)
-    if run is not None:
-        raise RunError(f"{path} is inside the run folder {run}; choose an --out outside it")
+    outer = inside_pmsim_folder(path)
+    if outer is not None:
+        raise RunError(f"{path} is inside the {outer[0]} folder {outer[1]}; choose an --out outside it")
     if not os.path.lexists(path):
         return
     if not is_run_folder(path):
@@ -204,7 +220,8 @@ def read_run(path: str | Path) -> RunFolder:
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
         runs = sorted(str(p) for p in path.iterdir() if (p / "summary.json").is_file())
-        hint = f"it holds run folders, name them: {' '.join(runs[:3])}" if runs else "run `pmsim demo` first"
+        written = "give a folder `pmsim run`, `pmsim demo` or `pmsim.run(out=...)` wrote"
+        hint = f"it holds run folders, name them: {' '.join(runs[:3])}" if runs else written
         raise RunError(f"{path} is not a complete run folder (missing {', '.join(missing)}); {hint}")
     try:
         return RunFolder(

@@ -80,7 +80,11 @@ class AdxTrend:
         self.min_size_, self.fraction_, self.leverage_ = p["min_size"], p["fraction"], p["leverage"]
         self.stop_loss_, self.trailing_stop_ = p["stop_loss"], p["trailing_stop"]
         if (self.window_ < 2).any() or (self.fraction_ < 0).any() or (self.leverage_ <= 0).any():
-            raise ConfigError("adx: window must be >= 2, fraction >= 0 and leverage > 0")
+            got = {k: getattr(self, f"{k}_").tolist() for k in ("window", "fraction", "leverage")}
+            raise ConfigError(
+                "adx: window must be >= 2, fraction >= 0 and leverage > 0 (strategy.params), got "
+                + ", ".join(f"{k} = {v[0] if len(set(v)) == 1 else v}" for k, v in got.items())
+            )
         if (self.exit_ > self.entry_).any() or (self.full_at_ < self.entry_).any():
             raise ConfigError("adx: need exit <= entry <= full_at (ADX levels)")
         if ((self.min_size_ < 0) | (self.min_size_ > 1)).any():

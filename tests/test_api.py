@@ -7,6 +7,7 @@ import json
 import os
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from pmsim.simulator.cli import main
@@ -161,3 +162,58 @@ def test_margin_and_stress_take_a_file_a_dict_or_a_dataframe(capsys):
         pmsim.margin({**tables, "positions": [{**tables["positions"][0], "qty": "two"}]})
     with pytest.raises(pmsim.ConfigError, match="BTC: a move is a non-zero fraction"):
         pmsim.stress(tables, {"BTC": -1.5})
+
+
+def test_a_shock_spelled_as_the_command_spells_it_says_how_to_write_it():
+    book = {
+        "account": {"wallet": 40000.0},
+        "positions": [{"symbol": "BTCUSDT", "qty": 2.0, "entry": 6e4, "mark": 6e4}],
+    }
+    with pytest.raises(pmsim.ConfigError, match=re.escape("BTC: a move is a fraction such as -0.30")):
+        pmsim.stress(book, {"BTC": "-30%"})
+    assert pmsim.stress(book, {"BTC": np.int64(-1) / 2}).shock == {"BTC": -0.5}  # numpy numbers pass
+
+
+def test_the_margin_table_keeps_columns_apart_for_a_book_far_past_its_margin():
+    frame = pd.DataFrame({"symbol": ["BTCUSDT"], "qty": [1e6], "entry": [6e4], "mark": [6e4]})
+    row = str(pmsim.margin(frame, regime="cross", wallet=40000.0)).splitlines()[-1]
+    mm = pmsim.margin(frame, regime="cross", wallet=40000.0).positions["mm"].iloc[0]
+    assert row.split()[5:7] == [f"{mm:,.2f}", f"{mm:,.2f}"]  # mm, mm alone: two cells, not one run-on
+
+
+def test_a_sweep_keeping_no_series_has_rows_and_an_empty_top_with_the_series_columns():
+    base = {"market": {"bars": 100}, "strategy": {"name": "hold", "params": {"positions": {"BTCUSDT": 1.0}}}}
+    grid = {"base": base, "axes": {"account.wallet": [50000.0, 100000.0]}}
+    nothing, one = pmsim.sweep(grid, top=0), pmsim.sweep(grid, top=1)
+    assert list(nothing.rows.index) == ["p0", "p1"] and nothing.top.empty
+    assert list(nothing.top.columns) == list(one.top.columns) and "time" in one.top.columns
+
+
+def test_loading_a_folder_that_holds_no_run_says_which_folders_load(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(pmsim.PmsimError) as caught:
+        pmsim.load(tmp_path)
+    assert "missing series.parquet" in str(caught.value) and "pmsim.run(out=...)" in str(caught.value)
+    assert "pmsim demo` first" not in str(caught.value)  # running the demo does not make this folder load
+
+
+def test_a_config_path_holding_an_equals_sign_is_read_as_a_file_not_as_toml(tmp_path):
+    folder = tmp_path / "batch=1"  # sweeps write such folders
+    folder.mkdir()
+    (folder / "run.toml").write_text("[market]\nbars = 60\n")
+    assert pmsim.run(str(folder / "run.toml")).bars == 60
+    assert pmsim.run("market = { bars = 50 }  # " + "x" * 300).bars == 50  # one long line of TOML stays TOML
+
+
+def test_a_run_is_not_written_inside_a_comparison_or_sweep_folder_that_force_would_replace(tmp_path):
+    book = {"market": {"bars": 100}, "strategy": {"name": "hold", "params": {"positions": {"BTCUSDT": 1.0}}}}
+    pmsim.compare(book, "cross,isolated", out=tmp_path / "cmp")
+    pmsim.sweep({"base": book, "axes": {"account.wallet": [5e4, 1e5]}}, top=1, out=tmp_path / "sw")
+    for inside, kind in (
+        (tmp_path / "cmp" / "mine", "comparison"),
+        (tmp_path / "sw" / "results" / "mine", "sweep"),
+    ):
+        with pytest.raises(pmsim.PmsimError, match=f"is inside the {kind} folder"):
+            pmsim.run(book, out=inside)
+        assert not inside.exists()
+    pmsim.compare(book, "cross,isolated", out=tmp_path / "cmp", force=True)  # its own runs still replace

@@ -121,7 +121,10 @@ def finish(out: Path, marker: Mapping[str, Any], rows: pd.DataFrame, chosen: lis
     for key in dict.fromkeys(keys[p] for p in chosen):
         table = pq.read_table(out / RESULTS / f"batch={key}" / SERIES, filters=[("point", "in", chosen)])
         tables.append(table)
-    series = pa.concat_tables(tables) if tables else pa.table({"point": pa.array([], pa.string())})
+    if not tables:  # --top 0 and nothing kept: an empty table with the series' columns
+        first = rows["batch"].iloc[0]
+        tables.append(pq.read_schema(out / RESULTS / f"batch={first}" / SERIES).empty_table())
+    series = pa.concat_tables(tables)
     order = {p: i for i, p in enumerate(chosen)}
     frame = series.to_pandas()
     frame = frame.sort_values(

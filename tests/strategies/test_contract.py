@@ -64,8 +64,10 @@ def test_adx_parameter_edges():
     AdxTrend(window=2, fraction=0.0, leverage=0.5)  # the smallest allowed values
     message = "adx: window must be >= 2, fraction >= 0 and leverage > 0"
     for bad in ({"window": 1}, {"fraction": -0.1}, {"leverage": 0.0}):
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(ConfigError, match=message) as caught:
             AdxTrend(**bad)
+        (key, value), *_ = bad.items()
+        assert f"{key} = {value}" in str(caught.value)  # the error shows the value to fix
 
 
 def test_adx_needs_just_over_two_windows_of_bars(market):

@@ -158,3 +158,18 @@ def test_a_window_outside_the_data_names_the_range(tmp_path, capsys):
     assert "the window 2021-01-01 .. 2021-12-31T23:00:00 is outside the data" in err
     assert "which covers 2024-01-01T00:00 .. 2024-01-03T23:00 for BTCUSDT" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_run_help_names_every_config_key_and_engine(capsys):
+    """`pmsim run --help` is where a new user learns the config's keys: none may be missing."""
+    import dataclasses
+
+    from pmsim.simulator.config import ENGINES, RunConfig
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for key in (f.name for f in dataclasses.fields(RunConfig)):
+        assert key in text.replace("[", " ").replace("]", " ").split(), key
+    for engine in ENGINES:
+        assert f'"{engine}"' in text, engine
