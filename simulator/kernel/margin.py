@@ -30,9 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from pmsim.simulator.kernel.errors import NotCompiled
+from pmsim.simulator.kernel.jit import borrowing
 from pmsim.simulator.kernel.margin_portfolio import portfolio_row, portfolio_tables, versions_at
 from pmsim.simulator.margin.base import Regime
 from pmsim.simulator.margin.cross import CrossRegime
@@ -40,6 +40,7 @@ from pmsim.simulator.margin.isolated import IsolatedRegime
 from pmsim.simulator.margin.portfolio import PortfolioRegime
 from pmsim.simulator.margin.standard import SizeRateRegime
 
+jit = borrowing()
 TIERED, STANDARD, PORTFOLIO = 0, 1, 2
 _F1, _F2, _F3, _I1 = np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0, 0)), np.zeros(0, np.int64)
 _B1 = np.zeros(0, np.bool_)
@@ -160,7 +161,7 @@ def _standard(regime: SizeRateRegime, instants: np.ndarray) -> CompiledMargin:
     return CompiledMargin(MarginTables(STANDARD, rates=rates), slot, 0, True)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def requirements_row(tables, slot, qty, mark, im_pos, mm_pos, work):  # noqa: ANN001, ANN201
     """(im, mm) of one book ``qty[N]`` at ``mark[N]`` (NaN = 0) with the tables of ``slot``.
 
@@ -175,7 +176,7 @@ def requirements_row(tables, slot, qty, mark, im_pos, mm_pos, work):  # noqa: AN
     return _tiered_row(tables, slot, qty, mark, im_pos, mm_pos)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _tiered_row(t, e, qty, mark, im_pos, mm_pos):  # noqa: ANN001, ANN202
     """Bracket MM ``max(notional x mmr - cum, 0)`` and IM ``notional / min(leverage, tier leverage)``."""
     keys, half, width = t.tier_key[e], t.tier_half_spacing[e], t.tier_key.shape[2]
@@ -202,7 +203,7 @@ def _tiered_row(t, e, qty, mark, im_pos, mm_pos):  # noqa: ANN001, ANN202
     return im, mm
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _standard_row(rates, qty, mark, im_pos, mm_pos):  # noqa: ANN001, ANN202
     """Deribit standard: ``notional x (base + slope x |qty|)`` for IM and MM."""
     im = 0.0

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 from pmsim.simulator.kernel.errors import NotCompiled
+from pmsim.simulator.kernel.jit import borrowing
 from pmsim.simulator.margin.covariance import EwmaCovariance, FixedCovariance, matrix_root, with_correlation
 from pmsim.simulator.margin.portfolio import PortfolioRegime
 from pmsim.simulator.margin.presets import Preset
 from pmsim.simulator.margin.scenarios import YEAR_DAYS, sphere_directions
 
+jit = borrowing()
 MS_PER_DAY = 86_400_000
 
 SCRATCH_PER_UNDERLYING = 6  # price, basis, long, short, remaining delta, risk per delta
@@ -111,7 +112,7 @@ def _roots(regime: PortfolioRegime, instants: np.ndarray) -> tuple[np.ndarray, n
     return which, np.ascontiguousarray(regime.radius_ * roots)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _signed(qty, mark, n):  # noqa: ANN001, ANN202
     """``qty x zero_nan(mark)`` of position n."""
     price = mark[n]
@@ -120,7 +121,7 @@ def _signed(qty, mark, n):  # noqa: ANN001, ANN202
     return qty[n] * price
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def portfolio_row(t, s, qty, mark, work):  # noqa: ANN001, ANN201
     """(im, mm) of one book at slot ``s``; ``work`` is scratch of the length ``portfolio_tables`` gives."""
     n_under, v = t.pm_n_underlyings, t.pm_version[s]
@@ -153,7 +154,7 @@ def portfolio_row(t, s, qty, mark, work):  # noqa: ANN001, ANN201
     return _combine(t, v, price, basis, long, short, work[4 * n_under : 6 * n_under])
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _price_per_underlying(moves, underlying, qty, mark, price, pnl):  # noqa: ANN001, ANN202
     """Worst loss per underlying over the weighted moves: ``max(-min(0, sum_n signed_n x move_p), 0)``."""
     n_moves = len(moves)
@@ -172,7 +173,7 @@ def _price_per_underlying(moves, underlying, qty, mark, price, pnl):  # noqa: AN
         price[u] = max(-worst, 0.0)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _joint_price(t, s, qty, mark, price, scratch):  # noqa: ANN001, ANN202
     """Worst loss of the whole book over the ellipse shocks ``(radius x root) @ directions`` (price[0])."""
     root, directions = t.pm_root[t.pm_cov[s]], t.pm_directions
@@ -198,7 +199,7 @@ def _joint_price(t, s, qty, mark, price, scratch):  # noqa: ANN001, ANN202
     price[0] = max(-worst, 0.0)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _combine(t, v, price, basis, long, short, credit_scratch):  # noqa: ANN001, ANN202
     """Add-ons, minimum charge (MR7), cross-underlying combination, SPAN credit and anchor."""
     loss, addon_sum, floor_sum = 0.0, 0.0, 0.0
@@ -226,7 +227,7 @@ def _combine(t, v, price, basis, long, short, credit_scratch):  # noqa: ANN001, 
     return other, loss
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _intercommodity_credit(scan, long, short, credit_rate, scratch):  # noqa: ANN001, ANN202
     """``span.intercommodity_credit`` of one book with net deltas ``long - short``."""
     n_under = len(scan)
