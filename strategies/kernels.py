@@ -148,7 +148,7 @@ _FORMS = (
 )
 
 
-@jit
+@borrowing(inline="always")  # inlined into the bar loop: no arguments pushed
 def decide_row(data, state, s, t, budget, out, stops):  # noqa: ANN001, ANN201 - numba types
     """Targets of book ``s`` at the close of bar ``t`` into ``out[N]``; state row ``s`` updated; the stops
     decided at this close as rows ``(code, traded column, amount)`` of ``stops[2J, 3]``, returns how many."""

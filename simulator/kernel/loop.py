@@ -120,6 +120,7 @@ class Scratch(NamedTuple):
 
 
 jit = borrowing(error_model="numpy")
+inlined = borrowing(error_model="numpy", inline="always")  # called once a bar: no arguments pushed
 
 
 @jit
@@ -247,7 +248,7 @@ def largest_fit(per_position, mg, slot, reduced, increase, price, mark, committe
     return scale
 
 
-@jit
+@inlined
 def apply_fills(t, m, mg, cs, qty, entry, iso, acc, target, sc, ev, count) -> int:
     """``fills.apply_fills`` then the policy's ``on_fill``; returns the event count."""
     n_inst = qty.shape[0]
@@ -360,7 +361,7 @@ def crossing_fraction(lo, hi, g_lo, g_hi) -> float:
     return min(max(f, lo), hi)
 
 
-@jit
+@inlined
 def liquidate_account(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tuple[int, bool]:
     """``AccountWide.liquidate`` (full mode) for one book; returns (event count, breached)."""
     n_inst = qty.shape[0]
@@ -445,7 +446,7 @@ def gap_positions(mg, slot, qty, entry, iso, price, out, sc) -> None:
         out[n] = iso[n] + qty[n] * (price[n] - entry[n]) - sc.mm_pos[n]
 
 
-@jit
+@inlined
 def liquidate_positions(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tuple[int, bool]:
     """``PerPosition.liquidate`` for one book; returns (event count, any position breached)."""
     n_inst = qty.shape[0]
@@ -541,7 +542,7 @@ def limit_new_risk(mg, slot, qty, targets, mark, which, limit, sc) -> tuple[floa
     return kept, wanted, need
 
 
-@jit
+@inlined
 def allocate(t, m, mg, rules, s, qty, equity, targets, state, sc, ev, count) -> int:
     """``Allocator.allocate``: each rule in order shapes ``targets`` in place; returns the event count."""
     slot, mark = m.slot_open[t], m.raw_mark_close[t]
@@ -760,7 +761,7 @@ def run_bars(s, m, mg, cs, rules, sd, ss, book, sc, series, notional, ev, probe)
     return count
 
 
-@jit
+@inlined
 def settle(t, m, qty, entry, iso, acc, sc, ev, count) -> int:
     """``engine._settle``: dated futures whose last bar this is close at their settlement price."""
     n_inst = qty.shape[0]

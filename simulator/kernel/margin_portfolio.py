@@ -173,7 +173,7 @@ def _price_per_underlying(moves, underlying, qty, mark, price, pnl):  # noqa: AN
         price[u] = max(-worst, 0.0)
 
 
-@jit
+@borrowing(inline="always")  # inlined: the tables are not pushed again
 def _joint_price(t, s, qty, mark, price, scratch):  # noqa: ANN001, ANN202
     """Worst loss of the whole book over the ellipse shocks ``(radius x root) @ directions`` (price[0])."""
     root, directions = t.pm_root[t.pm_cov[s]], t.pm_directions
@@ -199,7 +199,7 @@ def _joint_price(t, s, qty, mark, price, scratch):  # noqa: ANN001, ANN202
     price[0] = max(-worst, 0.0)
 
 
-@jit
+@borrowing(inline="always")  # inlined: the tables are not pushed again
 def _combine(t, v, price, basis, long, short, credit_scratch):  # noqa: ANN001, ANN202
     """Add-ons, minimum charge (MR7), cross-underlying combination, SPAN credit and anchor."""
     loss, addon_sum, floor_sum = 0.0, 0.0, 0.0
