@@ -520,7 +520,7 @@ def liquidate_positions(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tu
 # ------------------------------------------------------------------------------ allocator (allocator.py)
 
 
-@jit
+@inlined
 def limit_new_risk(mg, slot, qty, targets, mark, which, limit, sc) -> tuple[float, bool, float]:
     """``allocator.limit_new_risk`` for one book: scales ``targets`` in place; (kept, wanted, need)."""
     n_inst = qty.shape[0]
