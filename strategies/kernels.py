@@ -16,14 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from pmsim.simulator.kernel.errors import NotCompiled
+from pmsim.simulator.kernel.jit import borrowing
 from pmsim.simulator.market.arrays import Market
 from pmsim.strategies.adx import AdxTrend
 from pmsim.strategies.base import Strategy
 from pmsim.strategies.hold import Hold
 
+jit = borrowing()
 HOLD, ADX = 0, 1  # StrategyData.kind
 STOP_NOTES = ("stop_loss", "trailing_stop")  # stop code c of decide_row's rows
 
@@ -147,7 +148,7 @@ _FORMS = (
 )
 
 
-@numba.njit(cache=True, nogil=True)
+@borrowing(inline="always")  # inlined into the bar loop: no arguments pushed
 def decide_row(data, state, s, t, budget, out, stops):  # noqa: ANN001, ANN201 - numba types
     """Targets of book ``s`` at the close of bar ``t`` into ``out[N]``; state row ``s`` updated; the stops
     decided at this close as rows ``(code, traded column, amount)`` of ``stops[2J, 3]``, returns how many."""
@@ -157,7 +158,7 @@ def decide_row(data, state, s, t, budget, out, stops):  # noqa: ANN001, ANN201 -
     return _adx_row(data, state, s, t, budget, out, stops)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _hold_row(data, state, s, t, budget, out):  # noqa: ANN001, ANN202
     """``Hold.decide``: a leverage column is sized once, at the close of its first listed bar."""
     held = state.qty[s]
@@ -168,7 +169,7 @@ def _hold_row(data, state, s, t, budget, out):  # noqa: ANN001, ANN202
         out[n] = held[n]
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _adx_row(data, state, s, t, budget, out, stops):  # noqa: ANN001, ANN202
     """``AdxTrend.decide`` and ``_stops`` for one book, column by column (the same operations in the same
     order, so the floats are the reference's); stop-loss rows first, then trailing stops (``_log``)."""
@@ -222,17 +223,18 @@ def _adx_row(data, state, s, t, budget, out, stops):  # noqa: ANN001, ANN202
         side_[j] = new
         out[data.columns[j]] = qty
     for k in range(n_trail):
-        stops[n_loss + k, :] = stops[n_traded + k, :]
+        for c in range(3):
+            stops[n_loss + k, c] = stops[n_traded + k, c]
     return n_loss + n_trail
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _floor0(x):  # noqa: ANN001, ANN202
     """``np.maximum(x, 0.0)``: NaN stays NaN."""
     return 0.0 if x < 0.0 else x
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _sign(x):  # noqa: ANN001, ANN202
     """``np.sign``: NaN stays NaN."""
     if x > 0:
@@ -242,7 +244,7 @@ def _sign(x):  # noqa: ANN001, ANN202
     return x * 0.0  # 0 for 0, NaN for NaN
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _fmax(a, b):  # noqa: ANN001, ANN202
     """``np.fmax``: a NaN side loses."""
     if np.isnan(a) or b > a:
@@ -250,7 +252,7 @@ def _fmax(a, b):  # noqa: ANN001, ANN202
     return a
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _fmin(a, b):  # noqa: ANN001, ANN202
     """``np.fmin``: a NaN side loses."""
     if np.isnan(a) or b < a:
@@ -258,7 +260,7 @@ def _fmin(a, b):  # noqa: ANN001, ANN202
     return a
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _clip01(x):  # noqa: ANN001, ANN202
     """``np.clip(x, 0, 1)``: NaN stays NaN."""
     if x < 0.0:

@@ -109,7 +109,7 @@ class EventLog:
         """Append events given as whole columns (``kind`` as codes, ``note``/``sleeve`` as text), in order."""
         if len(bar) == 0:
             return
-        texts, codes = np.unique(np.concatenate([note, sleeve]).astype(str), return_inverse=True)
+        codes, texts = pd.factorize(np.concatenate([note, sleeve]))  # hashed: no sort of strings
         code_of = np.array([self._note_code(str(text)) for text in texts], dtype=np.int32)[codes]
         self._chunks.append(
             (

@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 
 KERNEL_MODULES = (
+    "pmsim.simulator.kernel.jit",
     "pmsim.simulator.kernel.loop",
     "pmsim.simulator.kernel.margin",
     "pmsim.simulator.kernel.margin_portfolio",

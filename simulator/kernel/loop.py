@@ -20,6 +20,7 @@ import numba
 import numpy as np
 from pmsim.simulator.engine.fills import FIT_STEPS, MIN_ORDER
 from pmsim.simulator.engine.liquidation import CROSSING_STEPS
+from pmsim.simulator.kernel.jit import borrowing
 from pmsim.simulator.kernel.margin import requirements_row
 from pmsim.simulator.kernel.sums import einsum_sum, npsum
 from pmsim.simulator.results import EVENT_KINDS
@@ -118,7 +119,8 @@ class Scratch(NamedTuple):
     stops: np.ndarray  # [2 J, 3] the strategy's stop events of one close
 
 
-jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+jit = borrowing(error_model="numpy")
+inlined = borrowing(error_model="numpy", inline="always")  # called once a bar: no arguments pushed
 
 
 @jit
@@ -133,6 +135,13 @@ def sign(x: float) -> float:
 @jit
 def zero_nan(x: float) -> float:
     return 0.0 if np.isnan(x) else x
+
+
+@jit
+def copy_to(out, values) -> None:
+    """``out[:] = values`` without the temporary copy numba allocates in case the two overlap."""
+    for n in range(out.shape[0]):
+        out[n] = values[n]
 
 
 @jit
@@ -239,7 +248,7 @@ def largest_fit(per_position, mg, slot, reduced, increase, price, mark, committe
     return scale
 
 
-@jit
+@inlined
 def apply_fills(t, m, mg, cs, qty, entry, iso, acc, target, sc, ev, count) -> int:
     """``fills.apply_fills`` then the policy's ``on_fill``; returns the event count."""
     n_inst = qty.shape[0]
@@ -314,7 +323,7 @@ def isolated_on_fill(mg, slot, before, after, iso, price, fee, sc) -> None:
     """``PerPosition.on_fill``: release margin pro rata, top up to the new IM, pay the fees."""
     requirements_row(mg, slot, before, price, sc.im_pos, sc.mm_pos, sc.work)
     im_before = sc.r[9]
-    im_before[:] = sc.im_pos
+    copy_to(im_before, sc.im_pos)
     requirements_row(mg, slot, after, price, sc.im_pos, sc.mm_pos, sc.work)
     for n in range(after.shape[0]):
         same_side = sign(after[n]) == sign(before[n])
@@ -352,7 +361,7 @@ def crossing_fraction(lo, hi, g_lo, g_hi) -> float:
     return min(max(f, lo), hi)
 
 
-@jit
+@inlined
 def liquidate_account(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tuple[int, bool]:
     """``AccountWide.liquidate`` (full mode) for one book; returns (event count, breached)."""
     n_inst = qty.shape[0]
@@ -378,7 +387,7 @@ def liquidate_account(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tupl
         gap = equity - requirements_row(mg, slot, qty, corner, sc.im_pos, sc.mm_pos, sc.work)[1]
         if gap < worst_gap or c == 0:
             worst_gap = gap
-            best[:] = corner
+            copy_to(best, corner)
     if not worst_gap < 0:
         return count, False
     price, start = sc.r[3], sc.r[4]
@@ -386,7 +395,7 @@ def liquidate_account(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tupl
         start[n] = zero_nan(m.mark_open[t, n])
     rank = 2
     if cs.extreme:
-        price[:] = best
+        copy_to(price, best)
     else:
         wallet = acc[WALLET]
         at_start = gap_account(mg, slot, qty, entry, wallet, start, best, 0.0, price, sc)
@@ -437,7 +446,7 @@ def gap_positions(mg, slot, qty, entry, iso, price, out, sc) -> None:
         out[n] = iso[n] + qty[n] * (price[n] - entry[n]) - sc.mm_pos[n]
 
 
-@jit
+@inlined
 def liquidate_positions(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tuple[int, bool]:
     """``PerPosition.liquidate`` for one book; returns (event count, any position breached)."""
     n_inst = qty.shape[0]
@@ -454,7 +463,7 @@ def liquidate_positions(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tu
         return count, False
     price, rank = sc.r[4], sc.r[3]
     if cs.extreme:
-        price[:] = adverse
+        copy_to(price, adverse)
         rank[:] = 2
     else:
         start, at_start = sc.r[5], sc.r[6]
@@ -511,7 +520,7 @@ def liquidate_positions(t, m, mg, cs, qty, entry, iso, acc, sc, ev, count) -> tu
 # ------------------------------------------------------------------------------ allocator (allocator.py)
 
 
-@jit
+@inlined
 def limit_new_risk(mg, slot, qty, targets, mark, which, limit, sc) -> tuple[float, bool, float]:
     """``allocator.limit_new_risk`` for one book: scales ``targets`` in place; (kept, wanted, need)."""
     n_inst = qty.shape[0]
@@ -533,7 +542,7 @@ def limit_new_risk(mg, slot, qty, targets, mark, which, limit, sc) -> tuple[floa
     return kept, wanted, need
 
 
-@jit
+@inlined
 def allocate(t, m, mg, rules, s, qty, equity, targets, state, sc, ev, count) -> int:
     """``Allocator.allocate``: each rule in order shapes ``targets`` in place; returns the event count."""
     slot, mark = m.slot_open[t], m.raw_mark_close[t]
@@ -656,10 +665,10 @@ def shock_distance(mg, slot, qty, entry, wallet, mark, probe, sc) -> float:
 # ------------------------------------------------------------------------------- the book, bar by bar
 
 
-@jit
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def run_book(s, m, mg, cs, rules, sd, ss, wallet0, series, notional, ev, probe, final, final_acc) -> int:
     """Replay every bar for book ``s``; returns the number of events it produced."""
-    n_bars, n_inst = m.open.shape
+    n_inst = m.open.shape[1]
     qty, entry, iso, target = np.zeros(n_inst), np.zeros(n_inst), np.zeros(n_inst), np.zeros(n_inst)
     acc, rule_state = np.zeros(6), np.zeros(5)
     acc[WALLET] = acc[DEPOSITS] = wallet0
@@ -670,6 +679,20 @@ def run_book(s, m, mg, cs, rules, sd, ss, wallet0, series, notional, ev, probe, 
         np.zeros((16, n_inst)),
         np.zeros((2 * cs.n_traded, 3)),
     )
+    book = (qty, entry, iso, target, acc, rule_state)
+    count = run_bars(s, m, mg, cs, rules, sd, ss, book, sc, series, notional, ev, probe)
+    final[s, 0] = qty
+    final[s, 1] = entry
+    final[s, 2] = iso
+    final_acc[s] = acc
+    return count
+
+
+@jit
+def run_bars(s, m, mg, cs, rules, sd, ss, book, sc, series, notional, ev, probe) -> int:
+    """The six steps at every bar for book ``s`` with its state ``book`` (allocated by ``run_book``)."""
+    qty, entry, iso, target, acc, rule_state = book
+    n_bars, n_inst = m.open.shape
     count = 0
     for t in range(n_bars):
         # 1. fills at the open (gapped instruments defer)
@@ -735,14 +758,10 @@ def run_book(s, m, mg, cs, rules, sd, ss, wallet0, series, notional, ev, probe, 
                 note = STOP_NOTE + which
                 count = event(ev, count, t, KEY_STOP + which, STOP, -1, np.nan, np.nan, sc.stops[k, 2], note)
             count = allocate(t, m, mg, rules, s, qty, equity, target, rule_state, sc, ev, count)
-    final[s, 0] = qty
-    final[s, 1] = entry
-    final[s, 2] = iso
-    final_acc[s] = acc
     return count
 
 
-@jit
+@inlined
 def settle(t, m, qty, entry, iso, acc, sc, ev, count) -> int:
     """``engine._settle``: dated futures whose last bar this is close at their settlement price."""
     n_inst = qty.shape[0]

@@ -30,9 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from pmsim.simulator.kernel.errors import NotCompiled
+from pmsim.simulator.kernel.jit import borrowing
 from pmsim.simulator.kernel.margin_portfolio import portfolio_row, portfolio_tables, versions_at
 from pmsim.simulator.margin.base import Regime
 from pmsim.simulator.margin.cross import CrossRegime
@@ -40,6 +40,7 @@ from pmsim.simulator.margin.isolated import IsolatedRegime
 from pmsim.simulator.margin.portfolio import PortfolioRegime
 from pmsim.simulator.margin.standard import SizeRateRegime
 
+jit = borrowing()
 TIERED, STANDARD, PORTFOLIO = 0, 1, 2
 _F1, _F2, _F3, _I1 = np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0, 0)), np.zeros(0, np.int64)
 _B1 = np.zeros(0, np.bool_)
@@ -160,11 +161,13 @@ def _standard(regime: SizeRateRegime, instants: np.ndarray) -> CompiledMargin:
     return CompiledMargin(MarginTables(STANDARD, rates=rates), slot, 0, True)
 
 
-@numba.njit(cache=True, nogil=True)
+@borrowing(inline="always")
 def requirements_row(tables, slot, qty, mark, im_pos, mm_pos, work):  # noqa: ANN001, ANN201
     """(im, mm) of one book ``qty[N]`` at ``mark[N]`` (NaN = 0) with the tables of ``slot``.
 
     Tiered and standard regimes write ``im_pos``/``mm_pos[N]``; portfolio writes zeros there.
+    Inlined into its callers, and the tiered and standard rows take only their slot's arrays: a
+    call passes every array of its arguments word by word (~300 words for the whole tables).
     """
     if tables.kind == PORTFOLIO:
         im_pos[:] = 0.0
@@ -172,13 +175,21 @@ def requirements_row(tables, slot, qty, mark, im_pos, mm_pos, work):  # noqa: AN
         return portfolio_row(tables, slot, qty, mark, work)
     if tables.kind == STANDARD:
         return _standard_row(tables.rates[slot], qty, mark, im_pos, mm_pos)
-    return _tiered_row(tables, slot, qty, mark, im_pos, mm_pos)
+    t = tables
+    tiers = (t.tier_key[slot], t.tier_mmr[slot], t.tier_cum[slot], t.tier_max_leverage[slot])
+    at = (t.tier_offset[slot], t.tier_zero_mm[slot], t.tier_half_spacing[slot])
+    return _tiered_row(tiers, at, t.leverage, qty, mark, im_pos, mm_pos)
 
 
-@numba.njit(cache=True, nogil=True)
-def _tiered_row(t, e, qty, mark, im_pos, mm_pos):  # noqa: ANN001, ANN202
-    """Bracket MM ``max(notional x mmr - cum, 0)`` and IM ``notional / min(leverage, tier leverage)``."""
-    keys, half, width = t.tier_key[e], t.tier_half_spacing[e], t.tier_key.shape[2]
+@jit
+def _tiered_row(tiers, at, leverage, qty, mark, im_pos, mm_pos):  # noqa: ANN001, ANN202
+    """Bracket MM ``max(notional x mmr - cum, 0)`` and IM ``notional / min(leverage, tier leverage)``.
+
+    ``tiers`` are the slot's ``[N, B]`` keys, mmr, cum and max leverage; ``at`` its offset and zero MM
+    ``[N]`` and the key's notional cap."""
+    keys, mmr, cum, max_leverage = tiers
+    offset, zero_mm, half = at
+    width = keys.shape[1]
     im = 0.0
     mm = 0.0
     for n in range(len(qty)):
@@ -188,21 +199,21 @@ def _tiered_row(t, e, qty, mark, im_pos, mm_pos):  # noqa: ANN001, ANN202
         notional = abs(qty[n]) * price
         if notional == 0.0:
             im_pos[n] = 0.0
-            mm_pos[n] = t.tier_zero_mm[e, n]
+            mm_pos[n] = zero_mm[n]
             mm += mm_pos[n]
             continue
-        key = min(notional, half) + t.tier_offset[e, n]
+        key = min(notional, half) + offset[n]
         b = 0
         while b + 1 < width and keys[n, b + 1] <= key:
             b += 1
-        mm_pos[n] = max(notional * t.tier_mmr[e, n, b] - t.tier_cum[e, n, b], 0.0)
-        im_pos[n] = notional / min(t.leverage[n], t.tier_max_leverage[e, n, b])
+        mm_pos[n] = max(notional * mmr[n, b] - cum[n, b], 0.0)
+        im_pos[n] = notional / min(leverage[n], max_leverage[n, b])
         im += im_pos[n]
         mm += mm_pos[n]
     return im, mm
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _standard_row(rates, qty, mark, im_pos, mm_pos):  # noqa: ANN001, ANN202
     """Deribit standard: ``notional x (base + slope x |qty|)`` for IM and MM."""
     im = 0.0

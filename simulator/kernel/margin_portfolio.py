@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 from pmsim.simulator.kernel.errors import NotCompiled
+from pmsim.simulator.kernel.jit import borrowing
 from pmsim.simulator.margin.covariance import EwmaCovariance, FixedCovariance, matrix_root, with_correlation
 from pmsim.simulator.margin.portfolio import PortfolioRegime
 from pmsim.simulator.margin.presets import Preset
 from pmsim.simulator.margin.scenarios import YEAR_DAYS, sphere_directions
 
+jit = borrowing()
 MS_PER_DAY = 86_400_000
 
 SCRATCH_PER_UNDERLYING = 6  # price, basis, long, short, remaining delta, risk per delta
@@ -111,7 +112,7 @@ def _roots(regime: PortfolioRegime, instants: np.ndarray) -> tuple[np.ndarray, n
     return which, np.ascontiguousarray(regime.radius_ * roots)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _signed(qty, mark, n):  # noqa: ANN001, ANN202
     """``qty x zero_nan(mark)`` of position n."""
     price = mark[n]
@@ -120,40 +121,59 @@ def _signed(qty, mark, n):  # noqa: ANN001, ANN202
     return qty[n] * price
 
 
-@numba.njit(cache=True, nogil=True)
+@borrowing(inline="always")  # inlined: only the slot's and version's arrays are passed on
 def portfolio_row(t, s, qty, mark, work):  # noqa: ANN001, ANN201
     """(im, mm) of one book at slot ``s``; ``work`` is scratch of the length ``portfolio_tables`` gives."""
-    n_under, v = t.pm_n_underlyings, t.pm_version[s]
+    v = t.pm_version[s]
+    book = (t.pm_tau[s], t.pm_underlying, t.pm_dated, t.pm_n_underlyings)
+    version = (t.pm_annualised_move[v], t.pm_min_move[v], t.pm_gross_basis[v], t.pm_moves[v])
+    joint = (t.pm_correlated, t.pm_root, t.pm_cov[s], t.pm_directions)
+    rates = (
+        t.pm_contingency_rate[v],
+        t.pm_calendar_rate[v],
+        t.pm_charge_rate[v],
+        t.pm_factor[v],
+        t.pm_credit_rate,
+    )
+    flags = (t.pm_correlated, t.pm_credit, t.pm_anchor_im[v])
+    charges = (t.pm_charge_floors[v], t.pm_charge_widths[v], t.pm_charge_multipliers[v])
+    return _portfolio(book, version, joint, (rates, flags, charges), qty, mark, work)
+
+
+@jit
+def _portfolio(book, version, joint, combine, qty, mark, work):  # noqa: ANN001, ANN202
+    """``portfolio_row`` given the slot's years to expiry and the version's parameters (see there)."""
+    tau, underlying, dated, n_under = book
+    annualised, min_move, gross_basis, moves = version
+    correlated, root, cov, directions = joint
     price, basis = work[:n_under], work[n_under : 2 * n_under]
     long, short = work[2 * n_under : 3 * n_under], work[3 * n_under : 4 * n_under]
     scan = work[6 * n_under :]
     work[: 4 * n_under] = 0.0
-    annualised, min_move, gross_basis = t.pm_annualised_move[v], t.pm_min_move[v], t.pm_gross_basis[v]
-    tau = t.pm_tau[s]
     for n in range(len(qty)):
         signed = _signed(qty, mark, n)
         if signed == 0.0:
             continue
-        u = t.pm_underlying[n]
+        u = underlying[n]
         if signed > 0.0:
             long[u] += signed
         else:
             short[u] += -signed
         if gross_basis:  # roll shock: perpetuals too, at the minimum move
             basis[u] += abs(signed) * max(annualised * tau[n], min_move)
-        elif t.pm_dated[n]:  # dated futures move by -b, 0, +b against the perpetual: worst is |sum|
+        elif dated[n]:  # dated futures move by -b, 0, +b against the perpetual: worst is |sum|
             basis[u] += signed * max(annualised * tau[n], min_move)
     if not gross_basis:
         for u in range(n_under):
             basis[u] = abs(basis[u])
-    if t.pm_correlated:
-        _joint_price(t, s, qty, mark, price, scan)
+    if correlated:
+        _joint_price(root[cov], directions, underlying, qty, mark, price, scan)
     else:
-        _price_per_underlying(t.pm_moves[v], t.pm_underlying, qty, mark, price, scan)
-    return _combine(t, v, price, basis, long, short, work[4 * n_under : 6 * n_under])
+        _price_per_underlying(moves, underlying, qty, mark, price, scan)
+    return _combine(combine, price, basis, long, short, work[4 * n_under : 6 * n_under])
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _price_per_underlying(moves, underlying, qty, mark, price, pnl):  # noqa: ANN001, ANN202
     """Worst loss per underlying over the weighted moves: ``max(-min(0, sum_n signed_n x move_p), 0)``."""
     n_moves = len(moves)
@@ -172,10 +192,9 @@ def _price_per_underlying(moves, underlying, qty, mark, price, pnl):  # noqa: AN
         price[u] = max(-worst, 0.0)
 
 
-@numba.njit(cache=True, nogil=True)
-def _joint_price(t, s, qty, mark, price, scratch):  # noqa: ANN001, ANN202
+@borrowing(inline="always")  # inlined: the tables are not pushed again
+def _joint_price(root, directions, underlying, qty, mark, price, scratch):  # noqa: ANN001, ANN202
     """Worst loss of the whole book over the ellipse shocks ``(radius x root) @ directions`` (price[0])."""
-    root, directions = t.pm_root[t.pm_cov[s]], t.pm_directions
     n_under, n_dirs = directions.shape
     shocks, pnl = scratch[: n_under * n_dirs], scratch[n_under * n_dirs : (n_under + 1) * n_dirs]
     for u in range(n_under):
@@ -189,7 +208,7 @@ def _joint_price(t, s, qty, mark, price, scratch):  # noqa: ANN001, ANN202
         signed = _signed(qty, mark, n)
         if signed == 0.0:
             continue
-        row = t.pm_underlying[n] * n_dirs
+        row = underlying[n] * n_dirs
         for d in range(n_dirs):
             pnl[d] += signed * shocks[row + d]
     worst = 0.0
@@ -198,35 +217,36 @@ def _joint_price(t, s, qty, mark, price, scratch):  # noqa: ANN001, ANN202
     price[0] = max(-worst, 0.0)
 
 
-@numba.njit(cache=True, nogil=True)
-def _combine(t, v, price, basis, long, short, credit_scratch):  # noqa: ANN001, ANN202
+@borrowing(inline="always")  # inlined: the tables are not pushed again
+def _combine(parts, price, basis, long, short, credit_scratch):  # noqa: ANN001, ANN202
     """Add-ons, minimum charge (MR7), cross-underlying combination, SPAN credit and anchor."""
+    (contingency, calendar, charge, factor, credit_rate), (correlated, credit, anchor_im), charges = parts
     loss, addon_sum, floor_sum = 0.0, 0.0, 0.0
-    floors, widths, multipliers = t.pm_charge_floors[v], t.pm_charge_widths[v], t.pm_charge_multipliers[v]
+    floors, widths, multipliers = charges
     for u in range(len(price)):
         gross = long[u] + short[u]
-        addon = basis[u] + t.pm_contingency_rate[v] * gross + t.pm_calendar_rate[v] * min(long[u], short[u])
-        raw = t.pm_charge_rate[v] * gross
+        addon = basis[u] + contingency * gross + calendar * min(long[u], short[u])
+        raw = charge * gross
         floor = 0.0
         for j in range(len(floors)):
             floor += min(max(raw - floors[j], 0.0), widths[j]) * multipliers[j]
-        if t.pm_correlated:
+        if correlated:
             addon_sum += addon
             floor_sum += floor
         else:
             loss += max(price[u] + addon, floor)
-    if t.pm_correlated:
+    if correlated:
         loss = max(price[0] + addon_sum, floor_sum)
-    elif t.pm_credit:
-        loss -= _intercommodity_credit(price, long, short, t.pm_credit_rate, credit_scratch)
+    elif credit:
+        loss -= _intercommodity_credit(price, long, short, credit_rate, credit_scratch)
     loss = max(loss, 0.0)
-    other = loss * t.pm_factor[v]
-    if t.pm_anchor_im[v]:
+    other = loss * factor
+    if anchor_im:
         return loss, other
     return other, loss
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _intercommodity_credit(scan, long, short, credit_rate, scratch):  # noqa: ANN001, ANN202
     """``span.intercommodity_credit`` of one book with net deltas ``long - short``."""
     n_under = len(scan)

@@ -7,10 +7,10 @@ liquidation boundary.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+from pmsim.simulator.kernel.jit import borrowing
 
-jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+jit = borrowing(error_model="numpy")
 
 
 @jit
