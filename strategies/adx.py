@@ -148,7 +148,7 @@ class AdxTrend:
     def conviction(self, adx: np.ndarray) -> np.ndarray:
         """The fraction of full size c(ADX) ``[S, Ntraded]`` (module docstring)."""
         span = (self.full_at_ - self.entry_)[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # a tiny span: ramp 1
             ramp = np.where(span > 0, np.clip((adx - self.entry_[:, None]) / span, 0.0, 1.0), 1.0)
         return self.min_size_[:, None] + (1.0 - self.min_size_[:, None]) * ramp
 

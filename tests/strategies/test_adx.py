@@ -96,3 +96,10 @@ def test_parameters_are_checked():
     market = handmade_market({"BTCUSDT": trend(100.0, 1.0, 3)[:20]})
     with pytest.raises(ConfigError, match="needs more than 20 bars"):
         AdxTrend(window=10).prepare(market)
+
+
+def test_a_full_at_a_hair_above_entry_gives_full_size_without_an_overflow():
+    """full_at - entry = 2e-311 (found by hypothesis): the ramp's division overflows to inf, clipped to 1."""
+    strategy = AdxTrend(entry=0.0, full_at=2.2e-311, min_size=0.25)
+    assert strategy.full_at_[0] > strategy.entry_[0]
+    np.testing.assert_array_equal(strategy.conviction(np.array([[30.0]])), [[1.0]])
