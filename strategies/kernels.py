@@ -13,8 +13,9 @@ per-book state is the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from pmsim.simulator.kernel.errors import NotCompiled
@@ -77,9 +78,15 @@ class CompiledStrategy:
 
 def compile_strategy(strategy: Strategy, market: Market) -> CompiledStrategy:
     """The compiled form of a prepared strategy; ``NotCompiled`` for one that has none."""
+    return check_compiled(strategy)(strategy, market)
+
+
+def check_compiled(strategy: Strategy) -> Callable[[Any, Market], CompiledStrategy]:
+    """The builder of ``strategy``'s compiled form, or ``NotCompiled``: callable before ``prepare``, so a
+    run that falls back to the reference engine never prepares twice."""
     for cls, methods, build in _FORMS:
         if isinstance(strategy, cls) and all(getattr(type(strategy), m) is getattr(cls, m) for m in methods):
-            return build(strategy, market)
+            return build
     raise NotCompiled(f"strategy '{strategy.name}' has no compiled form")
 
 

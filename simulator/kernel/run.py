@@ -35,7 +35,7 @@ from pmsim.simulator.market.arrays import Market
 from pmsim.simulator.numeric import zero_nan
 from pmsim.simulator.results import SERIES_COLUMNS
 from pmsim.strategies.base import Strategy
-from pmsim.strategies.kernels import compile_strategy
+from pmsim.strategies.kernels import check_compiled
 
 WHERE = (
     "at the open (gapped through)",
@@ -80,9 +80,10 @@ def simulate_compiled(
     n_bars, n_inst = market.n_bars, len(market.instruments)
     bar_length = np.timedelta64(int(market.bar_seconds * 1000), "ms")
     times = np.asarray(market.times, dtype="datetime64[ms]")
+    build = check_compiled(strategy)  # before prepare: a fallback must not prepare twice
     margin = compile_margin(regime, np.concatenate([times, times + bar_length]))
     strategy.prepare(market)
-    compiled = compile_strategy(strategy, market)
+    compiled = build(strategy, market)
     marks = Marks.of(market)
     arrays = _market_arrays(market, marks, margin.slot[:n_bars], margin.slot[n_bars:])
     n_books = strategy.n_configs
